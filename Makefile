@@ -1,0 +1,34 @@
+# Latchkey: the two commands a newcomer needs. Each sets up what it needs itself.
+#   make run    the local stack in the foreground: emulator + API on 127.0.0.1:$(LATCHKEY_PORT)
+#   make test   everything CI runs: format, lints, unit and integration tests against the emulator
+SHELL := /bin/bash
+
+EMULATOR_PORT := $(or $(LATCHKEY_EMULATOR_PORT),4566)
+# The local stack never talks to a real AWS account: the endpoint is forced to the emulator,
+# with the emulator's dummy credentials.
+export AWS_ENDPOINT_URL := http://127.0.0.1:$(EMULATOR_PORT)
+export AWS_REGION := us-east-1
+export AWS_ACCESS_KEY_ID := test
+export AWS_SECRET_ACCESS_KEY := test
+export LATCHKEY_PORT ?= 3000
+export LATCHKEY_DEV_JWT_SECRET ?= latchkey-dev-secret
+
+.PHONY: run test emulator emulator-stop fmt lint
+
+run: emulator
+	cargo run --quiet -p latchkey-tests --bin local-api
+
+test:
+	tests/stack/test.sh
+
+emulator:
+	tests/stack/emulator.sh start
+
+emulator-stop:
+	tests/stack/emulator.sh stop
+
+fmt:
+	cargo fmt --all
+
+lint:
+	cargo clippy --workspace --all-targets -- -D warnings

@@ -1,0 +1,194 @@
+//! `POST /credentials`: validate, store the secret, then commit metadata, owner grant, history
+//! and idempotency key in one transaction.
+//!
+//! Order matters for the storage invariant: the secret exists before any metadata points at it.
+//! A crash between the two leaves an orphan secret (tagged with the credential id) and no
+//! metadata; the secret is only destroyed here when the transaction was definitely refused.
+
+use lambda_http::http::HeaderValue;
+use lambda_http::{Body, Request, Response};
+use latchkey_shared::authz::{authorize, Action};
+use latchkey_shared::catalog::catalog;
+use latchkey_shared::domain::{Acl, Caller, CredentialId, Role, Status};
+use latchkey_shared::error::ApiError;
+use latchkey_shared::http::{credential_response, header, json_object};
+use latchkey_shared::record::{CredentialRecord, HistoryAction, HistoryEntry};
+use latchkey_shared::store::{Change, Expiry, IdempotencyRecord, WriteOutcome};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+
+use crate::input::NewCredential;
+use crate::Service;
+
+const IDEMPOTENCY_KEY_MAX: usize = 255;
+
+pub async fn create(
+    svc: &Service,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
+    let input = NewCredential::parse(json_object(req)?)?;
+    let connector = catalog().connector(&input.connector)?;
+    let auth = connector.auth_type(input.auth_type.as_deref())?;
+    let fields = connector.validate_new(auth, &input.fields)?;
+    let idempotency_key = idempotency_key(req, caller)?;
+
+    // What identifies "the same request" for a retry: everything but secret values, so that
+    // nothing derived from a secret is ever stored.
+    let fingerprint = {
+        let canonical = json!({
+            "name": input.name, "description": input.description, "connector": connector.id,
+            "auth_type": auth.id, "fields": fields.public, "secret_fields": fields.secrets.names(),
+            "tags": input.tags,
+        });
+        format!("{:x}", Sha256::digest(canonical.to_string()))
+    };
+    if let Some(key) = &idempotency_key {
+        if let Some(previous) = svc.aws.store.idempotency(key).await? {
+            return replay(svc, caller, previous, &fingerprint).await;
+        }
+    }
+
+    let id = CredentialId::generate();
+    let secret_version = svc.aws.vault.create(&id, &fields.secrets).await?;
+    let now = OffsetDateTime::now_utc();
+    let actor = caller.as_actor();
+    let record = CredentialRecord {
+        id: id.clone(),
+        name: input.name,
+        description: input.description,
+        connector: connector.id.clone(),
+        auth_type: auth.id.clone(),
+        fields: fields.public,
+        secret_fields: fields.secrets.names(),
+        secret_version,
+        owner: actor.clone(),
+        org_id: caller.org_id.clone(),
+        acl: Acl::from([(actor.clone(), Role::Owner)]),
+        status: Status::Untested,
+        status_code: None,
+        status_reason: None,
+        status_trigger: None,
+        verified_at: None,
+        status_changed_at: None,
+        tags: input.tags,
+        version: 1,
+        created_at: now,
+        created_by: actor.clone(),
+        updated_at: now,
+        updated_by: actor.clone(),
+        deleted_at: None,
+        deleted_by: None,
+        purge_at: None,
+    };
+    let idempotency = IdempotencyRecord {
+        credential_id: id.clone(),
+        fingerprint: fingerprint.clone(),
+    };
+    let outcome = svc
+        .aws
+        .store
+        .write(Change {
+            record: &record,
+            expected_version: None,
+            history: HistoryEntry::new(HistoryAction::Created, &actor, now),
+            expiry: Expiry::Keep,
+            idempotency: idempotency_key.as_deref().map(|k| (k, &idempotency)),
+        })
+        .await?;
+    match outcome {
+        WriteOutcome::Written => {}
+        refused => {
+            // The transaction was refused, so no metadata points at the new secret.
+            if let Err(e) = svc.aws.vault.destroy_unreferenced(&id).await {
+                tracing::warn!(credential_id = %id, error = %e, "unreferenced secret left for the orphan sweep");
+            }
+            let (WriteOutcome::IdempotencyKeyTaken, Some(key)) = (refused, &idempotency_key) else {
+                return Err(ApiError::internal(
+                    "a freshly generated credential id already existed",
+                ));
+            };
+            // A concurrent retry won the race: answer as it did.
+            let previous = svc
+                .aws
+                .store
+                .idempotency(key)
+                .await?
+                .ok_or_else(|| ApiError::internal("idempotency key taken but not readable"))?;
+            return replay(svc, caller, previous, &fingerprint).await;
+        }
+    }
+    tracing::info!(credential_id = %id, connector = %record.connector, "credential created");
+    svc.aws
+        .events
+        .publish(
+            "CredentialCreated",
+            json!({
+                "credential_id": id, "connector": record.connector, "auth_type": record.auth_type,
+                "owner": record.owner, "org_id": record.org_id, "actor": actor,
+            }),
+        )
+        .await;
+    Ok(created(&record, Role::Owner, false))
+}
+
+fn created(record: &CredentialRecord, role: Role, replayed: bool) -> Response<Body> {
+    let mut resp = credential_response(201, &record.view(role));
+    let headers = resp.headers_mut();
+    if let Ok(location) = HeaderValue::from_str(&format!("/credentials/{}", record.id)) {
+        headers.insert("location", location);
+    }
+    if replayed {
+        headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    resp
+}
+
+/// The same key with the same request returns the credential it created; with a different
+/// request it is refused, so a key never silently means two things.
+async fn replay(
+    svc: &Service,
+    caller: &Caller,
+    previous: IdempotencyRecord,
+    fingerprint: &str,
+) -> Result<Response<Body>, ApiError> {
+    if previous.fingerprint != fingerprint {
+        return Err(ApiError::unprocessable(
+            "idempotency_key_reused",
+            "this Idempotency-Key was used for a different request; use a new key",
+        ));
+    }
+    let record = svc
+        .aws
+        .store
+        .get(&previous.credential_id)
+        .await?
+        .ok_or_else(|| {
+            ApiError::conflict(
+                "idempotency_key_reused",
+                "the credential this key created no longer exists; use a new key",
+            )
+        })?;
+    let role = authorize(&record.acl, &record.org_id, caller, Action::View)?;
+    Ok(created(&record, role, true))
+}
+
+/// Scoped to the caller, so two users cannot collide on (or probe) each other's keys.
+fn idempotency_key(req: &Request, caller: &Caller) -> Result<Option<String>, ApiError> {
+    let Some(key) = header(req, "idempotency-key") else {
+        return Ok(None);
+    };
+    let valid =
+        (1..=IDEMPOTENCY_KEY_MAX).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic());
+    if !valid {
+        return Err(ApiError::bad_request(
+            "invalid_idempotency_key",
+            "Idempotency-Key must be 1 to 255 visible ASCII characters",
+        ));
+    }
+    Ok(Some(format!(
+        "IDEM#{}#{}#{}",
+        caller.org_id, caller.user_id, key
+    )))
+}

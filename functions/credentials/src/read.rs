@@ -1,0 +1,217 @@
+//! Read paths: one credential, the caller's credentials, a credential's history. None of them
+//! touches Secrets Manager.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use futures::future::try_join_all;
+use lambda_http::{Body, Request, Response};
+use latchkey_shared::authz::{authorize, effective_role, Action};
+use latchkey_shared::catalog::catalog;
+use latchkey_shared::domain::{Caller, CredentialId, Role, Status};
+use latchkey_shared::error::ApiError;
+use latchkey_shared::http::{credential_response, json_response, query_param};
+use latchkey_shared::record::{rfc3339, CredentialRecord};
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+
+use crate::Service;
+
+const DEFAULT_PAGE: usize = 50;
+const MAX_PAGE: usize = 100;
+
+pub async fn get(
+    svc: &Service,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
+    let record = svc.load(req).await?;
+    let role = authorize(&record.acl, &record.org_id, caller, Action::View)?;
+    if record.is_deleted() {
+        return Err(deleted(&record));
+    }
+    Ok(credential_response(200, &record.view(role)))
+}
+
+/// What any operation but restore and history answers on a deleted credential, to callers who
+/// had access to it (others get 404 as always).
+pub fn deleted(record: &CredentialRecord) -> ApiError {
+    ApiError::client(
+        410,
+        "credential_deleted",
+        format!(
+            "this credential was deleted; POST /credentials/{}/restore brings it back until {}",
+            record.id,
+            record.purge_at.map(rfc3339).unwrap_or_default()
+        ),
+    )
+}
+
+fn page_limit(req: &Request) -> Result<usize, ApiError> {
+    match query_param(req, "limit") {
+        None => Ok(DEFAULT_PAGE),
+        Some(raw) => raw
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=MAX_PAGE).contains(n))
+            .ok_or_else(|| {
+                ApiError::bad_request(
+                    "invalid_query",
+                    format!("limit must be from 1 to {MAX_PAGE}"),
+                )
+            }),
+    }
+}
+
+fn invalid_token() -> ApiError {
+    ApiError::bad_request("invalid_query", "next_token is not one this API issued")
+}
+
+fn encode_token(raw: &str) -> String {
+    URL_SAFE_NO_PAD.encode(raw)
+}
+
+fn decode_token(req: &Request) -> Result<Option<String>, ApiError> {
+    query_param(req, "next_token")
+        .map(|t| {
+            URL_SAFE_NO_PAD
+                .decode(t)
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+                .ok_or_else(invalid_token)
+        })
+        .transpose()
+}
+
+/// Filters of `GET /credentials`, all optional.
+struct ListFilter {
+    min_role: Role,
+    connector: Option<String>,
+    status: Option<Status>,
+    deleted: bool,
+    tag: Option<String>,
+}
+
+impl ListFilter {
+    fn parse(req: &Request) -> Result<Self, ApiError> {
+        let bad = |msg: &str| ApiError::bad_request("invalid_query", msg.to_owned());
+        let min_role = query_param(req, "role")
+            .map(|r| {
+                r.parse::<Role>()
+                    .map_err(|_| bad("role must be collaborator, operator, admin or owner"))
+            })
+            .transpose()?
+            .unwrap_or(Role::Collaborator);
+        let connector = query_param(req, "connector");
+        if let Some(c) = &connector {
+            catalog()
+                .connector(c)
+                .map_err(|_| bad("connector is not one of GET /connectors"))?;
+        }
+        let status = query_param(req, "status")
+            .map(|s| {
+                serde_json::from_value::<Status>(Value::String(s))
+                    .map_err(|_| bad("status must be untested, valid, invalid or reauth_required"))
+            })
+            .transpose()?;
+        let deleted = match query_param(req, "deleted").as_deref() {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(_) => return Err(bad("deleted must be true or false")),
+        };
+        Ok(Self {
+            min_role,
+            connector,
+            status,
+            deleted,
+            tag: query_param(req, "tag").map(|t| t.to_ascii_lowercase()),
+        })
+    }
+
+    fn keeps(&self, record: &CredentialRecord, role: Role) -> bool {
+        role >= self.min_role
+            && record.is_deleted() == self.deleted
+            && self
+                .connector
+                .as_ref()
+                .is_none_or(|c| &record.connector == c)
+            && self.status.is_none_or(|s| record.status == s)
+            && self.tag.as_ref().is_none_or(|t| record.tags.contains(t))
+    }
+}
+
+/// Every credential reachable through the caller's user, team and org grants, once each, in id
+/// (creation) order. One index query per principal, then one batch read per 100 credentials.
+/// The page token is the last credential id examined, so pages are stable under concurrent
+/// creates; filters apply after the read, so a page may hold fewer than `limit` items.
+pub async fn list(
+    svc: &Service,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
+    let limit = page_limit(req)?;
+    let filter = ListFilter::parse(req)?;
+    let after = decode_token(req)?
+        .map(|raw| CredentialId::parse(&raw).map_err(|_| invalid_token()))
+        .transpose()?;
+
+    let principals = caller.principals();
+    let per_principal = try_join_all(
+        principals
+            .iter()
+            .map(|p| svc.aws.store.granted_to(p, after.as_ref(), limit as i32)),
+    )
+    .await?;
+    let mut more = per_principal.iter().any(|(_, more)| *more);
+    let mut ids: BTreeSet<CredentialId> = per_principal
+        .into_iter()
+        .flat_map(|(grants, _)| grants.into_iter().map(|(id, _)| id))
+        .collect();
+    if ids.len() > limit {
+        more = true;
+        ids = ids.into_iter().take(limit).collect();
+    }
+    let examined: Vec<CredentialId> = ids.into_iter().collect();
+
+    let mut records = svc.aws.store.get_many(&examined).await?;
+    records.sort_by(|a, b| a.id.cmp(&b.id));
+    // The ACL on the metadata item is the source of truth; the index only finds candidates.
+    let items: Vec<Value> = records
+        .iter()
+        .filter_map(|r| {
+            let role = effective_role(&r.acl, &r.org_id, caller)?;
+            filter.keeps(r, role).then(|| r.view(role))
+        })
+        .collect();
+    let next_token = more
+        .then(|| examined.last().map(|id| encode_token(id.as_str())))
+        .flatten();
+    Ok(json_response(
+        200,
+        &json!({ "items": items, "next_token": next_token }),
+    ))
+}
+
+/// Newest first; available on a deleted credential, which is when it matters most.
+pub async fn history(
+    svc: &Service,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
+    let record = svc.load(req).await?;
+    authorize(&record.acl, &record.org_id, caller, Action::ViewHistory)?;
+    let limit = page_limit(req)?;
+    let after = decode_token(req)?;
+    if after.as_deref().is_some_and(|sk| !sk.starts_with("HIST#")) {
+        return Err(invalid_token());
+    }
+    let (entries, next) = svc
+        .aws
+        .store
+        .history(&record.id, limit as i32, after)
+        .await?;
+    let items: Vec<Value> = entries.iter().map(|e| e.view()).collect();
+    Ok(json_response(
+        200,
+        &json!({ "items": items, "next_token": next.map(|sk| encode_token(&sk)) }),
+    ))
+}

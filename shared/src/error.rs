@@ -1,0 +1,125 @@
+//! One error type for every handler, mapped to HTTP in exactly one place ([`ApiError::status`]).
+//!
+//! Client errors carry a machine-readable `code` and a human message. Messages name fields, never
+//! echo values: a value might be a secret. Internal errors keep their full chain for the log and
+//! answer with a generic 500.
+
+use std::fmt;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{message}")]
+    Client {
+        status: u16,
+        code: &'static str,
+        message: String,
+    },
+    #[error("internal error: {0}")]
+    Internal(#[from] InternalError),
+}
+
+/// An unexpected failure (AWS, serialization, a broken invariant). Never shown to the caller.
+#[derive(Debug)]
+pub struct InternalError(pub Box<dyn std::error::Error + Send + Sync>);
+
+impl fmt::Display for InternalError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The whole chain, so the log says what actually failed.
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(cause) = source {
+            write!(f, ": {cause}")?;
+            source = cause.source();
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for InternalError {}
+
+impl InternalError {
+    pub fn new(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self(error.into())
+    }
+}
+
+/// Any AWS SDK or serialization failure is internal: `?` turns it into a 500.
+macro_rules! internal_from {
+    ($($t:ty),* $(,)?) => {$(
+        impl From<$t> for ApiError {
+            fn from(e: $t) -> Self { ApiError::Internal(InternalError::new(e)) }
+        }
+    )*};
+}
+internal_from!(
+    serde_json::Error,
+    serde_dynamo::Error,
+    aws_sdk_dynamodb::Error,
+    aws_sdk_secretsmanager::Error,
+    aws_sdk_eventbridge::Error,
+);
+
+impl ApiError {
+    pub fn client(status: u16, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError::Client {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::client(400, code, message)
+    }
+    pub fn unprocessable(code: &'static str, message: impl Into<String>) -> Self {
+        Self::client(422, code, message)
+    }
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        Self::client(409, code, message)
+    }
+    pub fn unauthenticated(message: impl Into<String>) -> Self {
+        Self::client(401, "unauthenticated", message)
+    }
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::client(403, "forbidden", message)
+    }
+    /// The same answer whether the credential does not exist or the caller may not know it does.
+    pub fn not_found() -> Self {
+        Self::client(
+            404,
+            "not_found",
+            "no credential with this id is visible to you",
+        )
+    }
+    pub fn internal(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        ApiError::Internal(InternalError::new(error))
+    }
+
+    pub fn status(&self) -> u16 {
+        match self {
+            ApiError::Client { status, .. } => *status,
+            ApiError::Internal(_) => 500,
+        }
+    }
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::Client { code, .. } => code,
+            ApiError::Internal(_) => "internal_error",
+        }
+    }
+    /// What the caller may read.
+    pub fn public_message(&self) -> String {
+        match self {
+            ApiError::Client { message, .. } => message.clone(),
+            ApiError::Internal(_) => "something went wrong on our side; it has been logged".into(),
+        }
+    }
+}
+
+/// Unwraps an SDK error into its service error so `?` keeps the chain (`DisplayErrorContext`).
+pub fn sdk<E, R>(e: aws_sdk_dynamodb::error::SdkError<E, R>) -> ApiError
+where
+    E: std::error::Error + Send + Sync + 'static,
+    R: fmt::Debug + Send + Sync + 'static,
+{
+    ApiError::internal(aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string())
+}

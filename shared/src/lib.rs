@@ -1,0 +1,40 @@
+//! Latchkey's common crate: everything the functions share.
+
+pub mod authz;
+pub mod catalog;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod events;
+pub mod http;
+pub mod record;
+pub mod store;
+pub mod telemetry;
+pub mod vault;
+
+/// AWS clients built once at cold start from the standard environment (`AWS_ENDPOINT_URL` and
+/// friends): the same code path against AWS and the local emulator.
+pub async fn aws_config() -> aws_config::SdkConfig {
+    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+}
+
+/// The three AWS-backed adapters every function uses, built from one SDK config.
+#[derive(Clone)]
+pub struct Backends {
+    pub store: store::Store,
+    pub vault: vault::Vault,
+    pub events: events::Events,
+}
+
+impl Backends {
+    pub fn new(aws: &aws_config::SdkConfig, config: &config::Config) -> Self {
+        Self {
+            store: store::Store::new(aws_sdk_dynamodb::Client::new(aws), &config.table),
+            vault: vault::Vault::new(
+                aws_sdk_secretsmanager::Client::new(aws),
+                &config.secret_prefix,
+            ),
+            events: events::Events::new(aws_sdk_eventbridge::Client::new(aws), &config.event_bus),
+        }
+    }
+}

@@ -1,0 +1,174 @@
+//! What the service stores about a credential (never a secret value) and how it is shown.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+use std::collections::BTreeSet;
+use time::OffsetDateTime;
+
+use crate::domain::{Acl, CredentialId, Role, Status};
+
+/// The credential's metadata item. Secret values live in Secrets Manager; this holds only the
+/// names of the secret fields that are set and the secret version that holds their values.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CredentialRecord {
+    pub id: CredentialId,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub connector: String,
+    pub auth_type: String,
+    pub fields: Map<String, Value>,
+    pub secret_fields: BTreeSet<String>,
+    /// Secrets Manager version id holding this version's secret values. Readers ask for exactly
+    /// this version, so a half-finished edit elsewhere never mixes old metadata with new secrets.
+    pub secret_version: String,
+    pub owner: String,
+    pub org_id: String,
+    pub acl: Acl,
+    pub status: Status,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_trigger: Option<String>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
+    pub verified_at: Option<OffsetDateTime>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
+    pub status_changed_at: Option<OffsetDateTime>,
+    pub tags: Vec<String>,
+    pub version: u64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    pub created_by: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+    pub updated_by: String,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
+    pub deleted_at: Option<OffsetDateTime>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted_by: Option<String>,
+    /// End of the recovery window of a deleted credential.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
+    pub purge_at: Option<OffsetDateTime>,
+}
+
+/// Auth types whose tokens the service fetches and keeps fresh: these show a `token` block.
+const TOKEN_AUTH_TYPES: [&str; 3] = [
+    "token_url",
+    "oauth2_client_credentials",
+    "oauth2_authorization_code",
+];
+
+pub fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+impl CredentialRecord {
+    pub fn is_deleted(&self) -> bool {
+        self.deleted_at.is_some()
+    }
+
+    /// The read-side representation (brief section 3): non-secret fields and secret names only.
+    pub fn view(&self, access_role: Role) -> Value {
+        let ts = |t: Option<OffsetDateTime>| t.map(rfc3339);
+        let mut v = json!({
+            "id": self.id,
+            "name": self.name,
+            "description": self.description,
+            "connector": self.connector,
+            "auth_type": self.auth_type,
+            "fields": self.fields,
+            "secret_fields": self.secret_fields,
+            "owner": self.owner,
+            "org_id": self.org_id,
+            "access_role": access_role,
+            "status": self.status,
+            "status_code": self.status_code,
+            "status_reason": self.status_reason,
+            "status_trigger": self.status_trigger,
+            "verified_at": ts(self.verified_at),
+            "status_changed_at": ts(self.status_changed_at),
+            "version": self.version,
+            "tags": self.tags,
+            "created_at": rfc3339(self.created_at),
+            "updated_at": rfc3339(self.updated_at),
+        });
+        if TOKEN_AUTH_TYPES.contains(&self.auth_type.as_str()) {
+            v["token"] = json!({
+                "expires_at": null,
+                "auto_refresh": self.fields.get("auto_refresh").cloned().unwrap_or(json!(false)),
+                "next_refresh_at": null,
+                "last_refresh_at": null,
+                "refresh_failures": 0,
+            });
+        }
+        if self.is_deleted() {
+            v["deleted_at"] = json!(ts(self.deleted_at));
+            v["purge_at"] = json!(ts(self.purge_at));
+        }
+        v
+    }
+}
+
+/// One line of a credential's history: who did what, when. Field names only, never values.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    pub action: HistoryAction,
+    pub actor: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fields: Option<Vec<String>>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HistoryAction {
+    Created,
+    Edited,
+    Deleted,
+    Restored,
+}
+
+impl HistoryEntry {
+    pub fn new(action: HistoryAction, actor: &str, at: OffsetDateTime) -> Self {
+        Self {
+            at,
+            action,
+            actor: actor.to_owned(),
+            fields: None,
+        }
+    }
+
+    pub fn with_fields(mut self, fields: impl IntoIterator<Item = String>) -> Self {
+        self.fields = Some(fields.into_iter().collect());
+        self
+    }
+
+    pub fn view(&self) -> Value {
+        json!({
+            "at": rfc3339(self.at),
+            "action": self.action,
+            "actor": self.actor,
+            "fields": self.fields,
+        })
+    }
+}

@@ -1,0 +1,362 @@
+//! DynamoDB adapter: one table for metadata, grants, history and idempotency keys (brief §6).
+//!
+//! Every write that changes a credential goes through one transaction that also writes its
+//! history line, conditioned on the version it read, so concurrent edits cannot both win.
+
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::Client;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use time::OffsetDateTime;
+
+use crate::domain::{CredentialId, Principal, Role};
+use crate::error::{sdk, ApiError};
+use crate::record::{CredentialRecord, HistoryEntry};
+
+type Item = HashMap<String, AttributeValue>;
+
+/// History is kept for a year, then DynamoDB's TTL removes it.
+const HISTORY_RETENTION_DAYS: i64 = 365;
+/// A retried create with the same `Idempotency-Key` returns the first result for a day.
+const IDEMPOTENCY_RETENTION_HOURS: i64 = 24;
+/// BatchGetItem reads at most 100 keys per call.
+pub const BATCH_GET_LIMIT: usize = 100;
+
+const META: &str = "META";
+const PRINCIPAL_INDEX: &str = "by_principal";
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+fn n(v: impl ToString) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+fn cred_pk(id: &CredentialId) -> String {
+    format!("CRED#{id}")
+}
+fn grant_sk(principal: &str) -> String {
+    // `user:alice` -> `GRANT#user#alice`
+    format!("GRANT#{}", principal.replacen(':', "#", 1))
+}
+
+/// How a transactional write failed when it did not succeed.
+#[derive(Debug)]
+pub enum WriteOutcome {
+    Written,
+    /// The credential changed since it was read (or already exists, for a create).
+    VersionConflict,
+    /// A create's idempotency key is already taken.
+    IdempotencyKeyTaken,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct IdempotencyRecord {
+    pub credential_id: CredentialId,
+    pub fingerprint: String,
+}
+
+/// What a write changes besides the metadata item itself.
+pub struct Change<'a> {
+    pub record: &'a CredentialRecord,
+    /// `None` for a create (the item must not exist yet).
+    pub expected_version: Option<u64>,
+    pub history: HistoryEntry,
+    /// Expiry to set on the credential's items (soft delete) or clear (restore).
+    pub expiry: Expiry,
+    pub idempotency: Option<(&'a str, &'a IdempotencyRecord)>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Expiry {
+    Keep,
+    Set(OffsetDateTime),
+    Clear,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    client: Client,
+    table: String,
+}
+
+impl Store {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// One strongly consistent GetItem: metadata and ACL together, so a read is one call.
+    pub async fn get(&self, id: &CredentialId) -> Result<Option<CredentialRecord>, ApiError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(cred_pk(id)))
+            .key("sk", s(META))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk)?;
+        out.item
+            .map(serde_dynamo::from_item)
+            .transpose()
+            .map_err(Into::into)
+    }
+
+    /// Writes the metadata, its grants and a history line in one transaction.
+    pub async fn write(&self, change: Change<'_>) -> Result<WriteOutcome, ApiError> {
+        let record = change.record;
+        let pk = cred_pk(&record.id);
+        let mut meta: Item = serde_dynamo::to_item(record)?;
+        meta.insert("pk".into(), s(&pk));
+        meta.insert("sk".into(), s(META));
+        if let Expiry::Set(at) = change.expiry {
+            meta.insert("ttl".into(), n(at.unix_timestamp()));
+        }
+        let mut put_meta = Put::builder().table_name(&self.table).set_item(Some(meta));
+        put_meta = match change.expected_version {
+            None => put_meta.condition_expression("attribute_not_exists(pk)"),
+            Some(v) => put_meta
+                .condition_expression("#version = :expected")
+                .expression_attribute_names("#version", "version")
+                .expression_attribute_values(":expected", n(v)),
+        };
+        let mut items = vec![TransactWriteItem::builder()
+            .put(put_meta.build().map_err(ApiError::internal)?)
+            .build()];
+
+        // Grant items mirror the ACL for the principal index. Roles and expiry follow the record.
+        for (principal, role) in &record.acl {
+            let mut update = Update::builder()
+                .table_name(&self.table)
+                .key("pk", s(&pk))
+                .key("sk", s(grant_sk(principal)))
+                .expression_attribute_names("#role", "role")
+                .expression_attribute_values(":principal", s(principal))
+                .expression_attribute_values(":role", s(role.as_str()));
+            let set = "SET principal = :principal, #role = :role";
+            update = match change.expiry {
+                Expiry::Keep => update.update_expression(set),
+                Expiry::Set(at) => update
+                    .update_expression(format!("{set}, #ttl = :ttl"))
+                    .expression_attribute_names("#ttl", "ttl")
+                    .expression_attribute_values(":ttl", n(at.unix_timestamp())),
+                Expiry::Clear => update
+                    .update_expression(format!("{set} REMOVE #ttl"))
+                    .expression_attribute_names("#ttl", "ttl"),
+            };
+            items.push(
+                TransactWriteItem::builder()
+                    .update(update.build().map_err(ApiError::internal)?)
+                    .build(),
+            );
+        }
+
+        items.push(
+            TransactWriteItem::builder()
+                .put(self.history_put(&record.id, &change.history)?)
+                .build(),
+        );
+
+        if let Some((key, idem)) = change.idempotency {
+            let mut item: Item = serde_dynamo::to_item(idem)?;
+            item.insert("pk".into(), s(key));
+            item.insert("sk".into(), s("IDEM"));
+            let expires = change.history.at + time::Duration::hours(IDEMPOTENCY_RETENTION_HOURS);
+            item.insert("ttl".into(), n(expires.unix_timestamp()));
+            let put = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(pk)")
+                .build()
+                .map_err(ApiError::internal)?;
+            items.push(TransactWriteItem::builder().put(put).build());
+        }
+        let idempotency_index = change.idempotency.map(|_| items.len() - 1);
+
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(WriteOutcome::Written),
+            Err(err) => {
+                use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+                let reasons = match err.as_service_error() {
+                    Some(TransactWriteItemsError::TransactionCanceledException(e)) => {
+                        Some(e.cancellation_reasons().to_vec())
+                    }
+                    _ => None,
+                };
+                let Some(reasons) = reasons else {
+                    return Err(sdk(err));
+                };
+                let failed = |i: usize| {
+                    reasons
+                        .get(i)
+                        .and_then(|r| r.code())
+                        .is_some_and(|c| c == "ConditionalCheckFailed")
+                };
+                if idempotency_index.is_some_and(failed) {
+                    Ok(WriteOutcome::IdempotencyKeyTaken)
+                } else if failed(0) {
+                    Ok(WriteOutcome::VersionConflict)
+                } else {
+                    Err(sdk(err))
+                }
+            }
+        }
+    }
+
+    fn history_put(&self, id: &CredentialId, entry: &HistoryEntry) -> Result<Put, ApiError> {
+        let mut item: Item = serde_dynamo::to_item(entry)?;
+        item.insert("pk".into(), s(cred_pk(id)));
+        item.insert("sk".into(), s(format!("HIST#{}", ulid::Ulid::new())));
+        let expires = entry.at + time::Duration::days(HISTORY_RETENTION_DAYS);
+        item.insert("ttl".into(), n(expires.unix_timestamp()));
+        Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .build()
+            .map_err(ApiError::internal)
+    }
+
+    /// Newest first. `after` is the sort key the previous page ended on.
+    pub async fn history(
+        &self,
+        id: &CredentialId,
+        limit: i32,
+        after: Option<String>,
+    ) -> Result<(Vec<HistoryEntry>, Option<String>), ApiError> {
+        let mut query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :hist)")
+            .expression_attribute_values(":pk", s(cred_pk(id)))
+            .expression_attribute_values(":hist", s("HIST#"))
+            .scan_index_forward(false)
+            .limit(limit);
+        if let Some(sk) = after {
+            query = query
+                .exclusive_start_key("pk", s(cred_pk(id)))
+                .exclusive_start_key("sk", s(sk));
+        }
+        let out = query.send().await.map_err(sdk)?;
+        let next = out
+            .last_evaluated_key()
+            .and_then(|k| k.get("sk"))
+            .and_then(|v| v.as_s().ok())
+            .cloned();
+        let entries = serde_dynamo::from_items(out.items.unwrap_or_default())?;
+        Ok((entries, next))
+    }
+
+    /// Credential ids granted to `principal`, ascending, strictly after `after`.
+    /// Returns whether more may follow.
+    pub async fn granted_to(
+        &self,
+        principal: &Principal,
+        after: Option<&CredentialId>,
+        limit: i32,
+    ) -> Result<(Vec<(CredentialId, Role)>, bool), ApiError> {
+        let principal = principal.to_string();
+        let mut query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(PRINCIPAL_INDEX)
+            .key_condition_expression("principal = :p")
+            .expression_attribute_values(":p", s(&principal))
+            .limit(limit);
+        if let Some(after) = after {
+            query = query
+                .exclusive_start_key("principal", s(&principal))
+                .exclusive_start_key("pk", s(cred_pk(after)))
+                .exclusive_start_key("sk", s(grant_sk(&principal)));
+        }
+        let out = query.send().await.map_err(sdk)?;
+        #[derive(Deserialize)]
+        struct GrantRow {
+            pk: String,
+            role: Role,
+        }
+        let rows: Vec<GrantRow> = serde_dynamo::from_items(out.items.unwrap_or_default())?;
+        let mut ids = Vec::with_capacity(rows.len());
+        for row in rows {
+            let raw = row.pk.strip_prefix("CRED#").unwrap_or(&row.pk);
+            ids.push((CredentialId::parse(raw)?, row.role));
+        }
+        Ok((ids, out.last_evaluated_key.is_some()))
+    }
+
+    /// Metadata of up to [`BATCH_GET_LIMIT`] credentials per call, retrying unprocessed keys.
+    /// Missing ones are left out; the order is not preserved.
+    pub async fn get_many(&self, ids: &[CredentialId]) -> Result<Vec<CredentialRecord>, ApiError> {
+        let mut records = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(BATCH_GET_LIMIT) {
+            let keys: Vec<Item> = chunk
+                .iter()
+                .map(|id| Item::from([("pk".into(), s(cred_pk(id))), ("sk".into(), s(META))]))
+                .collect();
+            let mut pending = Some(
+                KeysAndAttributes::builder()
+                    .set_keys(Some(keys))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(ApiError::internal)?,
+            );
+            let mut attempt = 0u32;
+            while let Some(request) = pending.take() {
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(sdk)?;
+                if let Some(items) = out.responses.and_then(|mut r| r.remove(&self.table)) {
+                    records.extend(serde_dynamo::from_items::<_, CredentialRecord>(items)?);
+                }
+                pending = out
+                    .unprocessed_keys
+                    .and_then(|mut u| u.remove(&self.table))
+                    .filter(|k| !k.keys().is_empty());
+                if pending.is_some() {
+                    attempt += 1;
+                    if attempt > 8 {
+                        return Err(ApiError::internal("DynamoDB kept keys unprocessed"));
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(25 << attempt.min(6)))
+                        .await;
+                }
+            }
+        }
+        Ok(records)
+    }
+
+    pub async fn idempotency(&self, key: &str) -> Result<Option<IdempotencyRecord>, ApiError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(key))
+            .key("sk", s("IDEM"))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk)?;
+        out.item
+            .map(serde_dynamo::from_item)
+            .transpose()
+            .map_err(Into::into)
+    }
+}

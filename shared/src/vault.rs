@@ -1,0 +1,186 @@
+//! Secrets Manager adapter: one secret per credential, holding only its secret fields as JSON.
+//!
+//! The metadata item names the exact secret version it goes with. Edits write a new version
+//! under a pending label first, commit the metadata that points at it, then promote it to
+//! AWSCURRENT: a crash at any step leaves the metadata pointing at a version that exists.
+
+use aws_sdk_secretsmanager::types::Tag;
+use aws_sdk_secretsmanager::Client;
+use secrecy::{ExposeSecret, SecretString};
+use std::collections::BTreeMap;
+
+use crate::catalog::SecretFields;
+use crate::domain::CredentialId;
+use crate::error::{sdk, ApiError};
+
+const PENDING: &str = "LATCHKEY_PENDING";
+const CURRENT: &str = "AWSCURRENT";
+pub const CREDENTIAL_TAG: &str = "latchkey:credential-id";
+
+#[derive(Clone)]
+pub struct Vault {
+    client: Client,
+    prefix: String,
+}
+
+/// A fresh ClientRequestToken (32 to 64 characters) for one write. Reusing it on an SDK retry is
+/// what makes the write idempotent.
+fn request_token(id: &CredentialId) -> String {
+    format!("{}-{}", id.as_str(), ulid::Ulid::new())
+}
+
+fn to_json(secrets: &SecretFields) -> Result<SecretString, ApiError> {
+    let exposed: BTreeMap<&str, &str> = secrets
+        .0
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.expose_secret()))
+        .collect();
+    Ok(SecretString::from(serde_json::to_string(&exposed)?))
+}
+
+impl Vault {
+    pub fn new(client: Client, prefix: impl Into<String>) -> Self {
+        Self {
+            client,
+            prefix: prefix.into(),
+        }
+    }
+
+    pub fn secret_name(&self, id: &CredentialId) -> String {
+        format!("{}{}", self.prefix, id)
+    }
+
+    /// Creates the credential's secret; returns the version id. The tag lets an orphan sweep
+    /// find secrets whose metadata was never written.
+    pub async fn create(
+        &self,
+        id: &CredentialId,
+        secrets: &SecretFields,
+    ) -> Result<String, ApiError> {
+        let out = self
+            .client
+            .create_secret()
+            .name(self.secret_name(id))
+            .secret_string(to_json(secrets)?.expose_secret())
+            .client_request_token(request_token(id))
+            .description("Latchkey credential secret fields")
+            .tags(
+                Tag::builder()
+                    .key(CREDENTIAL_TAG)
+                    .value(id.as_str())
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(sdk)?;
+        out.version_id
+            .ok_or_else(|| ApiError::internal("CreateSecret returned no version id"))
+    }
+
+    /// Writes a new version that nothing reads until metadata points at it.
+    pub async fn put_pending(
+        &self,
+        id: &CredentialId,
+        secrets: &SecretFields,
+    ) -> Result<String, ApiError> {
+        let out = self
+            .client
+            .put_secret_value()
+            .secret_id(self.secret_name(id))
+            .secret_string(to_json(secrets)?.expose_secret())
+            .client_request_token(request_token(id))
+            .version_stages(PENDING)
+            .send()
+            .await
+            .map_err(sdk)?;
+        out.version_id
+            .ok_or_else(|| ApiError::internal("PutSecretValue returned no version id"))
+    }
+
+    /// Moves AWSCURRENT to the version the metadata now names, so the console and other tools
+    /// see what Latchkey uses.
+    pub async fn promote(&self, id: &CredentialId, version: &str) -> Result<(), ApiError> {
+        let name = self.secret_name(id);
+        let described = self
+            .client
+            .describe_secret()
+            .secret_id(&name)
+            .send()
+            .await
+            .map_err(sdk)?;
+        let current = described
+            .version_ids_to_stages()
+            .into_iter()
+            .flatten()
+            .find(|(_, stages)| stages.iter().any(|s| s == CURRENT))
+            .map(|(v, _)| v.clone());
+        if current.as_deref() == Some(version) {
+            return Ok(());
+        }
+        self.client
+            .update_secret_version_stage()
+            .secret_id(&name)
+            .version_stage(CURRENT)
+            .move_to_version_id(version)
+            .set_remove_from_version_id(current)
+            .send()
+            .await
+            .map_err(sdk)?;
+        Ok(())
+    }
+
+    /// The secret fields stored in exactly `version`.
+    pub async fn read(&self, id: &CredentialId, version: &str) -> Result<SecretFields, ApiError> {
+        let out = self
+            .client
+            .get_secret_value()
+            .secret_id(self.secret_name(id))
+            .version_id(version)
+            .send()
+            .await
+            .map_err(sdk)?;
+        let raw = SecretString::from(out.secret_string.unwrap_or_default());
+        let map: BTreeMap<String, String> = serde_json::from_str(raw.expose_secret())
+            .map_err(|_| ApiError::internal("stored secret is not a JSON object of strings"))?;
+        Ok(SecretFields(
+            map.into_iter()
+                .map(|(k, v)| (k, SecretString::from(v)))
+                .collect(),
+        ))
+    }
+
+    /// Schedules deletion; the secret stays restorable for `days`.
+    pub async fn schedule_delete(&self, id: &CredentialId, days: i64) -> Result<(), ApiError> {
+        self.client
+            .delete_secret()
+            .secret_id(self.secret_name(id))
+            .recovery_window_in_days(days)
+            .send()
+            .await
+            .map_err(sdk)?;
+        Ok(())
+    }
+
+    /// Immediate deletion, only for a secret no metadata ever pointed at.
+    pub async fn destroy_unreferenced(&self, id: &CredentialId) -> Result<(), ApiError> {
+        self.client
+            .delete_secret()
+            .secret_id(self.secret_name(id))
+            .force_delete_without_recovery(true)
+            .send()
+            .await
+            .map_err(sdk)?;
+        Ok(())
+    }
+
+    /// Cancels a scheduled deletion. Restoring a secret that is not scheduled is a no-op.
+    pub async fn restore(&self, id: &CredentialId) -> Result<(), ApiError> {
+        self.client
+            .restore_secret()
+            .secret_id(self.secret_name(id))
+            .send()
+            .await
+            .map_err(sdk)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,54 @@
+//! `make run`: provisions the local stack in the emulator and serves the HTTP API on
+//! 127.0.0.1:$LATCHKEY_PORT (default 3000) until interrupted.
+
+use latchkey_tests::gateway::DevJwt;
+use latchkey_tests::LocalStack;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+#[tokio::main]
+async fn main() -> Result<(), latchkey_tests::Error> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let port: u16 = std::env::var("LATCHKEY_PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(3000);
+    let stack_name = std::env::var("LATCHKEY_STACK").unwrap_or_else(|_| "latchkey-local".into());
+    let stack = LocalStack::up(&stack_name, BTreeMap::new()).await?;
+    let jwt = DevJwt::from_env();
+    let gateway = Arc::new(stack.gateway(jwt.clone())?.with_access_log());
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+
+    let token = jwt.token("alice", "acme", &["data"], 12 * 3600);
+    println!(
+        "Latchkey is serving http://127.0.0.1:{port} (stack {stack_name}, table {})",
+        stack.physical_name("Table")?
+    );
+    println!(
+        "Routes: {}",
+        stack
+            .template
+            .routes()
+            .iter()
+            .map(|r| r.key())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!("\nA development token for user alice in org acme, team data, valid 12 hours:\n\nexport TOKEN={token}\n");
+    println!(
+        "Try:\n  curl -s -H \"Authorization: Bearer $TOKEN\" http://127.0.0.1:{port}/connectors"
+    );
+    println!(
+        "  curl -s -H \"Authorization: Bearer $TOKEN\" -H 'content-type: application/json' \\\n    -d '{{\"name\":\"warehouse\",\"connector\":\"postgres\",\"fields\":{{\"host\":\"db.example.com\",\"database\":\"sales\",\"username\":\"etl\",\"password\":\"change-me\"}}}}' \\\n    http://127.0.0.1:{port}/credentials\n"
+    );
+    tokio::select! {
+        _ = gateway.serve(listener) => {}
+        _ = tokio::signal::ctrl_c() => println!("stopping"),
+    }
+    Ok(())
+}

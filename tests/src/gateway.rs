@@ -1,0 +1,386 @@
+//! A local stand-in for API Gateway's HTTP API: checks an HS256 development JWT as the JWT
+//! authorizer would, matches the template's routes, builds the same payload-v2 event, and runs
+//! the function's handler through `lambda_http`'s own event conversion (the path `run` uses).
+
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::server::conn::http1;
+use hyper_util::rt::TokioIo;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use lambda_http::request::LambdaRequest;
+use lambda_http::tower::Service;
+use lambda_http::{Adapter, Body, Context, LambdaEvent, Request, Response};
+use serde_json::{json, Map, Value};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+use crate::template::Route;
+
+/// API Gateway refuses payloads over 10 MB before any function runs.
+const GATEWAY_MAX_BODY: usize = 10 * 1024 * 1024;
+
+pub type HandlerFuture =
+    Pin<Box<dyn Future<Output = Result<Response<Body>, lambda_http::Error>> + Send>>;
+/// A function's handler, as its `main` would hand it to `lambda_http::run`.
+pub type Handler = Arc<dyn Fn(Request) -> HandlerFuture + Send + Sync>;
+
+/// HS256 development tokens: what `make run` prints and what tests mint.
+#[derive(Clone)]
+pub struct DevJwt {
+    secret: Vec<u8>,
+}
+
+impl DevJwt {
+    pub fn new(secret: &str) -> Self {
+        Self {
+            secret: secret.as_bytes().to_vec(),
+        }
+    }
+
+    pub fn from_env() -> Self {
+        Self::new(
+            &std::env::var("LATCHKEY_DEV_JWT_SECRET")
+                .unwrap_or_else(|_| "latchkey-dev-secret".into()),
+        )
+    }
+
+    pub fn mint(&self, claims: &Value) -> String {
+        jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            claims,
+            &EncodingKey::from_secret(&self.secret),
+        )
+        .expect("HS256 signing of a JSON object cannot fail")
+    }
+
+    /// A token for `sub` in `org_id` and `teams`, valid for `ttl_seconds` (negative: expired).
+    pub fn token(&self, sub: &str, org_id: &str, teams: &[&str], ttl_seconds: i64) -> String {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        self.mint(&json!({ "sub": sub, "org_id": org_id, "teams": teams, "iat": now, "exp": now + ttl_seconds }))
+    }
+
+    /// The claims as API Gateway passes them to the function: every value a string, arrays
+    /// flattened to `[a b]`. `None` is the authorizer's 401.
+    pub fn verify(&self, token: &str) -> Option<HashMap<String, String>> {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.required_spec_claims = HashSet::new(); // dev tokens need no iss/aud
+        validation.validate_aud = false;
+        validation.leeway = 0;
+        let data = jsonwebtoken::decode::<Map<String, Value>>(
+            token,
+            &DecodingKey::from_secret(&self.secret),
+            &validation,
+        )
+        .ok()?;
+        Some(
+            data.claims
+                .into_iter()
+                .map(|(k, v)| (k, flatten_claim(&v)))
+                .collect(),
+        )
+    }
+}
+
+fn flatten_claim(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Array(items) => {
+            let parts: Vec<String> = items.iter().map(flatten_claim).collect();
+            format!("[{}]", parts.join(" "))
+        }
+        other => other.to_string(),
+    }
+}
+
+pub struct Gateway {
+    routes: Vec<Route>,
+    handlers: BTreeMap<String, Handler>,
+    jwt: DevJwt,
+    access_log: bool,
+}
+
+/// What matching a request against the routes gives.
+struct Matched<'a> {
+    route: &'a Route,
+    params: BTreeMap<String, String>,
+}
+
+impl Gateway {
+    /// `handlers` maps a function's logical id to its handler; every route must have one.
+    pub fn new(
+        routes: Vec<Route>,
+        handlers: BTreeMap<String, Handler>,
+        jwt: DevJwt,
+    ) -> Result<Self, String> {
+        if let Some(r) = routes.iter().find(|r| !handlers.contains_key(&r.function)) {
+            return Err(format!(
+                "route {} names {}, which has no local handler",
+                r.key(),
+                r.function
+            ));
+        }
+        Ok(Self {
+            routes,
+            handlers,
+            jwt,
+            access_log: false,
+        })
+    }
+
+    pub fn with_access_log(mut self) -> Self {
+        self.access_log = true;
+        self
+    }
+
+    /// API Gateway's choice: among routes of the method whose segments fit, the one with the
+    /// most literal segments, earliest first.
+    fn matching(&self, method: &str, path: &str) -> Option<Matched<'_>> {
+        let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+        self.routes
+            .iter()
+            .filter(|r| r.method == method)
+            .filter_map(|route| {
+                let pattern: Vec<&str> = route.path.trim_matches('/').split('/').collect();
+                if pattern.len() != segments.len() {
+                    return None;
+                }
+                let mut params = BTreeMap::new();
+                let mut score = Vec::new();
+                for (p, s) in pattern.iter().zip(&segments) {
+                    if let Some(name) = p.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+                        if s.is_empty() {
+                            return None;
+                        }
+                        params.insert(name.to_owned(), percent_decode(s));
+                        score.push(0);
+                    } else if p == s {
+                        score.push(1);
+                    } else {
+                        return None;
+                    }
+                }
+                Some((score, Matched { route, params }))
+            })
+            .max_by(|a, b| a.0.cmp(&b.0))
+            .map(|(_, m)| m)
+    }
+
+    pub async fn serve(self: Arc<Self>, listener: TcpListener) {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let gateway = self.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |req| {
+                    let gateway = gateway.clone();
+                    async move { Ok::<_, std::convert::Infallible>(gateway.handle(req).await) }
+                });
+                // A client hanging up mid-request is its business, not an error of ours.
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    }
+
+    async fn handle(&self, req: hyper::Request<Incoming>) -> hyper::Response<Full<Bytes>> {
+        let started = std::time::Instant::now();
+        let method = req.method().to_string();
+        let path = req.uri().path().to_owned();
+        let response = self.dispatch(req).await;
+        if self.access_log {
+            println!(
+                "{method} {path} -> {} ({} ms)",
+                response.status().as_u16(),
+                started.elapsed().as_millis()
+            );
+        }
+        response
+    }
+
+    async fn dispatch(&self, req: hyper::Request<Incoming>) -> hyper::Response<Full<Bytes>> {
+        let (parts, body) = req.into_parts();
+        let Some(matched) = self.matching(parts.method.as_str(), parts.uri.path()) else {
+            return gateway_reply(404, "Not Found");
+        };
+        let token = parts
+            .headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            });
+        let Some(claims) = token.and_then(|t| self.jwt.verify(t.trim())) else {
+            return gateway_reply(401, "Unauthorized");
+        };
+        let body = match Limited::new(body, GATEWAY_MAX_BODY).collect().await {
+            Ok(b) => b.to_bytes(),
+            Err(_) => return gateway_reply(413, "Request Entity Too Large"),
+        };
+        let event = api_gateway_v2_event(&parts, &body, &matched, &claims);
+        let handler = self.handlers[&matched.route.function].clone();
+        match invoke(handler, event).await {
+            Ok(resp) => resp,
+            Err(e) => {
+                eprintln!("function {} failed: {e}", matched.route.function);
+                gateway_reply(500, "Internal Server Error")
+            }
+        }
+    }
+}
+
+fn gateway_reply(status: u16, message: &str) -> hyper::Response<Full<Bytes>> {
+    let mut resp = hyper::Response::new(Full::new(Bytes::from(
+        json!({ "message": message }).to_string(),
+    )));
+    *resp.status_mut() =
+        hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
+    resp.headers_mut().insert(
+        "content-type",
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match (
+            bytes[i],
+            bytes
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| u8::from_str_radix(h, 16).ok()),
+        ) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The payload-format-2.0 event API Gateway sends for this request.
+fn api_gateway_v2_event(
+    parts: &hyper::http::request::Parts,
+    body: &Bytes,
+    matched: &Matched<'_>,
+    claims: &HashMap<String, String>,
+) -> Value {
+    let mut headers: BTreeMap<String, String> = BTreeMap::new();
+    for (name, value) in &parts.headers {
+        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+        headers
+            .entry(name.as_str().to_owned())
+            .and_modify(|v| {
+                v.push(',');
+                v.push_str(&value);
+            })
+            .or_insert(value);
+    }
+    let raw_query = parts.uri.query().unwrap_or("").to_owned();
+    let mut query: BTreeMap<String, String> = BTreeMap::new();
+    for pair in raw_query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let (k, v) = (
+            percent_decode(&k.replace('+', " ")),
+            percent_decode(&v.replace('+', " ")),
+        );
+        query
+            .entry(k)
+            .and_modify(|e| {
+                e.push(',');
+                e.push_str(&v);
+            })
+            .or_insert(v);
+    }
+    let (body, base64) = match std::str::from_utf8(body) {
+        Ok(text) => (text.to_owned(), false),
+        Err(_) => {
+            use base64::Engine;
+            (base64::engine::general_purpose::STANDARD.encode(body), true)
+        }
+    };
+    let now = time::OffsetDateTime::now_utc();
+    let route_key = matched.route.key();
+    json!({
+        "version": "2.0",
+        "routeKey": route_key,
+        "rawPath": parts.uri.path(),
+        "rawQueryString": raw_query,
+        "headers": headers,
+        "queryStringParameters": if query.is_empty() { Value::Null } else { json!(query) },
+        "pathParameters": if matched.params.is_empty() { Value::Null } else { json!(matched.params) },
+        "requestContext": {
+            "accountId": "000000000000",
+            "apiId": "local",
+            "domainName": headers.get("host").cloned().unwrap_or_else(|| "127.0.0.1".into()),
+            "domainPrefix": "local",
+            "http": {
+                "method": parts.method.as_str(),
+                "path": parts.uri.path(),
+                "protocol": "HTTP/1.1",
+                "sourceIp": "127.0.0.1",
+                "userAgent": headers.get("user-agent").cloned().unwrap_or_default(),
+            },
+            "requestId": ulid::Ulid::new().to_string(),
+            "routeKey": route_key,
+            "stage": "$default",
+            "time": now.format(&time::format_description::well_known::Rfc2822).unwrap_or_default(),
+            "timeEpoch": now.unix_timestamp() * 1000,
+            "authorizer": { "jwt": { "claims": claims, "scopes": null } },
+        },
+        "body": if body.is_empty() { Value::Null } else { Value::String(body) },
+        "isBase64Encoded": base64,
+    })
+}
+
+/// Runs the handler exactly as `lambda_http::run` would: event JSON -> `LambdaRequest` ->
+/// `Request` -> handler -> `LambdaResponse` JSON, then answers as API Gateway does from it.
+pub async fn invoke(
+    handler: Handler,
+    event: Value,
+) -> Result<hyper::Response<Full<Bytes>>, lambda_http::Error> {
+    let request: LambdaRequest = serde_json::from_value(event)?;
+    let mut adapter = Adapter::from(lambda_http::service_fn(move |req: Request| handler(req)));
+    let response = adapter
+        .call(LambdaEvent::new(request, Context::default()))
+        .await?;
+    let response = serde_json::to_value(&response)?;
+
+    let status = response["statusCode"].as_u64().unwrap_or(500) as u16;
+    let body = match (
+        response["body"].as_str(),
+        response["isBase64Encoded"].as_bool(),
+    ) {
+        (Some(b), Some(true)) => {
+            use base64::Engine;
+            base64::engine::general_purpose::STANDARD.decode(b)?
+        }
+        (Some(b), _) => b.as_bytes().to_vec(),
+        (None, _) => Vec::new(),
+    };
+    let mut resp = hyper::Response::new(Full::new(Bytes::from(body)));
+    *resp.status_mut() = hyper::StatusCode::from_u16(status)?;
+    for (name, value) in response["headers"].as_object().into_iter().flatten() {
+        if let (Ok(name), Some(Ok(value))) = (
+            hyper::header::HeaderName::from_bytes(name.as_bytes()),
+            value.as_str().map(hyper::header::HeaderValue::from_str),
+        ) {
+            resp.headers_mut().append(name, value);
+        }
+    }
+    Ok(resp)
+}

@@ -1,0 +1,116 @@
+//! The local stack: provisions the emulator from `infra/template.yaml` and serves the template's
+//! routes through a local API Gateway. `make run` and the integration tests both use it.
+
+pub mod gateway;
+pub mod provision;
+pub mod template;
+
+use latchkey_shared::config::Config;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+use gateway::{DevJwt, Gateway, Handler};
+use template::{Function, Stack, Template};
+
+pub type Error = Box<dyn std::error::Error + Send + Sync>;
+
+pub const DEFAULT_ENDPOINT: &str = "http://127.0.0.1:4566";
+
+/// SDK configuration from the standard variables. Where they are unset (a bare `cargo test`),
+/// fall back to the local emulator and its dummy credentials, never to a real account.
+pub async fn local_aws_config() -> aws_config::SdkConfig {
+    use aws_config::{BehaviorVersion, Region};
+    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    if std::env::var_os("AWS_ENDPOINT_URL").is_none() {
+        loader = loader.endpoint_url(DEFAULT_ENDPOINT).credentials_provider(
+            aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "local"),
+        );
+    }
+    if std::env::var_os("AWS_REGION").is_none() && std::env::var_os("AWS_DEFAULT_REGION").is_none()
+    {
+        loader = loader.region(Region::new("us-east-1"));
+    }
+    loader.load().await
+}
+
+/// The one list of function crates the local API can run, keyed by cargo binary name.
+/// A function in the template without an entry here fails the stack's start.
+fn handler_for(
+    binary: &str,
+    aws: &aws_config::SdkConfig,
+    env: &BTreeMap<String, String>,
+) -> Result<Handler, Error> {
+    let config = Config::from_lookup(|k| env.get(k).cloned())?;
+    match binary {
+        "credentials" => {
+            let service = Arc::new(latchkey_credentials::Service::new(aws, config));
+            Ok(Arc::new(move |req| {
+                let service = service.clone();
+                Box::pin(async move { service.handle(req).await })
+            }))
+        }
+        other => Err(format!("no local handler for function binary `{other}`").into()),
+    }
+}
+
+pub struct LocalStack {
+    pub aws: aws_config::SdkConfig,
+    pub template: Template,
+    pub stack: Stack,
+    pub functions: Vec<Function>,
+}
+
+impl LocalStack {
+    /// Provisions the stack `name` (idempotently) with the template's parameter defaults,
+    /// overridden by `overrides`.
+    pub async fn up(name: &str, overrides: BTreeMap<String, String>) -> Result<Self, Error> {
+        let aws = local_aws_config().await;
+        let template = Template::load()?;
+        let stack = Stack {
+            name: name.to_owned(),
+            parameters: template.parameters(&overrides),
+        };
+        provision::provision(&aws, &template, &stack).await?;
+        let functions = template.functions(&stack)?;
+        Ok(Self {
+            aws,
+            template,
+            stack,
+            functions,
+        })
+    }
+
+    pub fn physical_name(&self, logical_id: &str) -> Result<String, Error> {
+        Ok(self.template.physical_name(logical_id, &self.stack)?)
+    }
+
+    /// The environment the template gives a function (by binary name).
+    pub fn environment(&self, binary: &str) -> Option<&BTreeMap<String, String>> {
+        self.functions
+            .iter()
+            .find(|f| f.binary == binary)
+            .map(|f| &f.environment)
+    }
+
+    pub fn gateway(&self, jwt: DevJwt) -> Result<Gateway, Error> {
+        let mut handlers = BTreeMap::new();
+        for f in &self.functions {
+            handlers.insert(
+                f.logical_id.clone(),
+                handler_for(&f.binary, &self.aws, &f.environment)?,
+            );
+        }
+        Ok(Gateway::new(self.template.routes(), handlers, jwt)?)
+    }
+
+    /// Serves the API on `listener` in the background.
+    pub fn serve(
+        &self,
+        listener: TcpListener,
+        jwt: DevJwt,
+    ) -> Result<tokio::task::JoinHandle<()>, Error> {
+        let gateway = Arc::new(self.gateway(jwt)?);
+        Ok(tokio::spawn(gateway.serve(listener)))
+    }
+}

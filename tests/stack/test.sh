@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# `make test`: everything CI checks, on a fresh machine. Starts what the tests need, lints,
+# runs every test, and stops what it started.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+started=()
+cleanup() {
+  for s in "${started[@]}"; do tests/stack/emulator.sh stop || true; done
+}
+trap cleanup EXIT
+
+if ! curl -sf -o /dev/null "http://127.0.0.1:${LATCHKEY_EMULATOR_PORT:-4566}/moto-api/"; then
+  tests/stack/emulator.sh start
+  started+=(emulator)
+fi
+
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo test --workspace --locked
