@@ -245,8 +245,8 @@ impl Connector {
                 ApiError::bad_request(
                     "unknown_field",
                     format!(
-                        "field `{}` is not used by connector {} with auth type {}; its fields are: {}",
-                        printable(name),
+                        "field {} is not used by connector {} with auth type {}; its fields are: {}",
+                        echoable_name(name),
                         self.id,
                         auth.id,
                         usable.join(", ")
@@ -383,9 +383,19 @@ enum Normalised {
     Secret(SecretString),
 }
 
-/// Field names come from the caller; keep what we echo short and printable.
-fn printable(name: &str) -> String {
-    name.chars().filter(|c| !c.is_control()).take(64).collect()
+/// How an error message may name a field the caller sent. Catalog names are snake_case, so a
+/// snake_case typo (`pasword`) is echoed to help; anything else might be a pasted secret and is not.
+pub fn echoable_name(name: &str) -> String {
+    let snake = name.len() <= 64
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if snake {
+        format!("`{name}`")
+    } else {
+        "(a name that is not snake_case)".to_owned()
+    }
 }
 
 /// Checks one value against its spec. Error messages name the field and the rule, never the value.

@@ -199,11 +199,12 @@ impl Store {
                 let Some(reasons) = reasons else {
                     return Err(sdk(err));
                 };
+                // A concurrent transaction on the same item (TransactionConflict) lost the same
+                // race a failed condition did.
                 let failed = |i: usize| {
-                    reasons
-                        .get(i)
-                        .and_then(|r| r.code())
-                        .is_some_and(|c| c == "ConditionalCheckFailed")
+                    reasons.get(i).and_then(|r| r.code()).is_some_and(|c| {
+                        c == "ConditionalCheckFailed" || c == "TransactionConflict"
+                    })
                 };
                 if idempotency_index.is_some_and(failed) {
                     Ok(WriteOutcome::IdempotencyKeyTaken)

@@ -93,6 +93,14 @@ impl LocalStack {
             .map(|f| &f.environment)
     }
 
+    /// A function's handler with the environment the template gives it.
+    pub fn handler(&self, binary: &str) -> Result<Handler, Error> {
+        let env = self
+            .environment(binary)
+            .ok_or_else(|| format!("no function `{binary}` in the template"))?;
+        handler_for(binary, &self.aws, env)
+    }
+
     pub fn gateway(&self, jwt: DevJwt) -> Result<Gateway, Error> {
         let mut handlers = BTreeMap::new();
         for f in &self.functions {

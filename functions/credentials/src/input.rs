@@ -1,6 +1,7 @@
 //! Request bodies of create and update, parsed field by field so that every refusal names the
 //! field and the rule, and never echoes a value (which might be a secret).
 
+use latchkey_shared::catalog::echoable_name;
 use latchkey_shared::domain::parse_tag;
 use latchkey_shared::error::ApiError;
 use serde_json::{Map, Value};
@@ -9,8 +10,7 @@ const NAME_MAX: usize = 200;
 const DESCRIPTION_MAX: usize = 2000;
 const TAGS_MAX: usize = 50;
 
-/// `POST /credentials`.
-#[derive(Debug)]
+/// `POST /credentials`. `fields` still holds secret values: `Debug` shows only their names.
 pub struct NewCredential {
     pub name: String,
     pub description: Option<String>,
@@ -21,7 +21,7 @@ pub struct NewCredential {
 }
 
 /// `PATCH /credentials/{id}`: absent means unchanged; `description: null` clears it.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct CredentialPatch {
     pub name: Option<String>,
     pub description: Option<Option<String>>,
@@ -30,12 +30,31 @@ pub struct CredentialPatch {
     pub tags: Option<Vec<String>>,
 }
 
+impl std::fmt::Debug for NewCredential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewCredential")
+            .field("connector", &self.connector)
+            .field("auth_type", &self.auth_type)
+            .field("fields", &self.fields.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for CredentialPatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CredentialPatch")
+            .field("auth_type", &self.auth_type)
+            .field("fields", &self.fields.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
 fn unknown(key: &str, allowed: &[&str]) -> ApiError {
-    let key: String = key.chars().filter(|c| !c.is_control()).take(64).collect();
     ApiError::bad_request(
         "unknown_field",
         format!(
-            "unknown field `{key}`; the body may hold: {}",
+            "unknown field {}; the body may hold: {}",
+            echoable_name(key),
             allowed.join(", ")
         ),
     )

@@ -1,0 +1,240 @@
+//! Secrets are write-only: plant unique canary values in every secret field, drive every
+//! endpoint, then search every response, log line, stored item and event for them.
+
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::helpers::{captured_logs, TestApp};
+
+/// Subscribes an SQS queue to everything the stack's bus carries.
+async fn capture_events(app: &TestApp) -> (aws_sdk_sqs::Client, String) {
+    let sqs = aws_sdk_sqs::Client::new(&app.stack.aws);
+    let queue = sqs
+        .create_queue()
+        .queue_name(format!("{}-events", app.bus))
+        .send()
+        .await
+        .unwrap();
+    let url = queue.queue_url().unwrap().to_owned();
+    let attrs = sqs
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap();
+    let arn =
+        attrs.attributes().unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn].clone();
+    let events = aws_sdk_eventbridge::Client::new(&app.stack.aws);
+    events
+        .put_rule()
+        .name("capture-all")
+        .event_bus_name(&app.bus)
+        .event_pattern(json!({"source": ["latchkey"]}).to_string())
+        .send()
+        .await
+        .unwrap();
+    events
+        .put_targets()
+        .rule("capture-all")
+        .event_bus_name(&app.bus)
+        .targets(
+            aws_sdk_eventbridge::types::Target::builder()
+                .id("queue")
+                .arn(arn)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    (sqs, url)
+}
+
+async fn drain(sqs: &aws_sdk_sqs::Client, url: &str) -> Vec<String> {
+    let mut bodies = Vec::new();
+    loop {
+        let out = sqs
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .unwrap();
+        let batch: Vec<String> = out
+            .messages()
+            .iter()
+            .filter_map(|m| m.body().map(str::to_owned))
+            .collect();
+        if batch.is_empty() {
+            return bodies;
+        }
+        bodies.extend(batch);
+    }
+}
+
+#[tokio::test]
+async fn no_secret_value_leaves_through_any_endpoint_log_item_or_event() {
+    let app = TestApp::spawn().await;
+    let (sqs, queue) = capture_events(&app).await;
+    let canary = |n: &str| format!("CANARY-{n}-{}", ulid::Ulid::new());
+    let token = app.token("alice");
+    let mut canaries = Vec::new();
+    let mut plant = |n: &str| {
+        let c = canary(n);
+        canaries.push(c.clone());
+        c
+    };
+
+    let bodies = vec![
+        json!({"name": "pg", "connector": "postgres", "fields": {"host": "db", "database": "d", "username": "u", "password": plant("pg")}}),
+        json!({"name": "my", "connector": "mysql", "fields": {"host": "db", "database": "d", "username": "u", "password": plant("mysql")}}),
+        json!({"name": "basic", "connector": "rest_api", "auth_type": "basic", "fields": {"username": "u", "password": plant("basic")}}),
+        json!({"name": "key", "connector": "rest_api", "auth_type": "api_key", "fields": {"api_key": plant("apikey"), "api_key_in": "query"}}),
+        json!({"name": "bearer", "connector": "rest_api", "auth_type": "bearer", "fields": {"token": plant("bearer")}}),
+        json!({"name": "oauth", "connector": "rest_api", "auth_type": "oauth2_authorization_code",
+               "fields": {"authorize_url": "https://idp.example.com/a", "token_url": "https://idp.example.com/t", "client_id": "c",
+                          "client_secret": plant("oauth-secret"), "refresh_token": plant("refresh"), "access_token": plant("access")}}),
+        json!({"name": "s3", "connector": "s3", "fields": {"access_key_id": "AKIAEXAMPLE", "secret_access_key": plant("s3"), "session_token": plant("s3-session"), "bucket": "b"}}),
+        json!({"name": "ftp", "connector": "ftp", "fields": {"host": "ftp.example.com", "username": "u", "password": plant("ftp")}}),
+        json!({"name": "sftp", "connector": "sftp", "auth_type": "private_key",
+               "fields": {"host": "sftp.example.com", "username": "u", "private_key": plant("sftp-key"), "passphrase": plant("sftp-pass")}}),
+        json!({"name": "snow", "connector": "snowflake", "auth_type": "key_pair", "fields": {"account": "acme-x", "username": "u", "private_key": plant("snow-key")}}),
+    ];
+    let mut ids = Vec::new();
+    for (i, body) in bodies.iter().enumerate() {
+        let key = format!("canary-{i}");
+        let reply = app
+            .call(
+                Method::POST,
+                "/credentials",
+                Some(&token),
+                Some(body),
+                &[("idempotency-key", &key)],
+            )
+            .await;
+        assert_eq!(reply.status, 201, "{}", reply.text);
+        let replay = app
+            .call(
+                Method::POST,
+                "/credentials",
+                Some(&token),
+                Some(body),
+                &[("idempotency-key", &key)],
+            )
+            .await;
+        assert_eq!(replay.status, 201);
+        ids.push(reply.body["id"].as_str().unwrap().to_owned());
+    }
+
+    let pg_new = plant("pg-rotated");
+    let bad_value = plant("bad-input");
+    for id in &ids {
+        let path = format!("/credentials/{id}");
+        assert_eq!(app.get("alice", &path).await.status, 200);
+        app.call(
+            Method::PATCH,
+            &path,
+            Some(&token),
+            Some(&json!({"description": "touched"})),
+            &[],
+        )
+        .await;
+        app.get("alice", &format!("{path}/history")).await;
+    }
+    let pg = format!("/credentials/{}", ids[0]);
+    let rotated = app
+        .call(
+            Method::PATCH,
+            &pg,
+            Some(&token),
+            Some(&json!({"fields": {"password": pg_new}})),
+            &[],
+        )
+        .await;
+    assert_eq!(rotated.status, 200);
+    // Refusals that carry a secret-looking value in every position that could be echoed.
+    for body in [
+        json!({"fields": {"port": bad_value}}),
+        json!({"fields": {"password": 42, "host": bad_value}}),
+        json!({"fields": {bad_value.clone(): "x"}}),
+        json!({bad_value.clone(): "x"}),
+        json!({"name": {"nested": bad_value}}),
+    ] {
+        let reply = app
+            .call(Method::PATCH, &pg, Some(&token), Some(&body), &[])
+            .await;
+        assert_eq!(reply.status, 400, "{}", reply.text);
+    }
+    let reply = app
+        .call_raw(
+            Method::POST,
+            "/credentials",
+            Some(&token),
+            Some(&format!("{{\"name\": \"{bad_value}")),
+            &[],
+        )
+        .await;
+    assert_eq!(reply.status, 400);
+    app.get("alice", "/credentials").await;
+    app.call(Method::DELETE, &pg, Some(&token), None, &[]).await;
+    app.get("alice", "/credentials?deleted=true").await;
+    app.post("alice", &format!("{pg}/restore"), &json!({}))
+        .await;
+    app.get("bob", &pg).await;
+
+    // The canaries really were stored where they belong...
+    assert_eq!(
+        app.stored_secret(&ids[0]).await["password"],
+        pg_new.as_str()
+    );
+    let s3_canary = canaries
+        .iter()
+        .find(|c| c.starts_with("CANARY-s3-"))
+        .unwrap();
+    assert_eq!(
+        app.stored_secret(&ids[6]).await["secret_access_key"],
+        s3_canary.as_str()
+    );
+
+    // ...and nowhere else.
+    let responses = app.bodies.lock().unwrap().join("\n");
+    let logs = captured_logs();
+    let items = format!("{:?}", app.table_items().await);
+    let events = drain(&sqs, &queue).await;
+    assert!(
+        events.len() >= ids.len(),
+        "the bus carried events: {}",
+        events.len()
+    );
+    assert!(events.iter().any(|e| e.contains("CredentialCreated")));
+    let events = events.join("\n");
+    assert!(!logs.is_empty(), "handlers logged something");
+    for c in &canaries {
+        for (place, text) in [
+            ("a response", &responses),
+            ("a log line", &logs),
+            ("a DynamoDB item", &items),
+            ("an event", &events),
+        ] {
+            let line = text.lines().find(|l| l.contains(c.as_str()));
+            assert!(
+                line.is_none(),
+                "{c} leaked into {place}: {}",
+                line.unwrap_or_default()
+                    .chars()
+                    .take(400)
+                    .collect::<String>()
+            );
+        }
+    }
+    let history: Value = app.get("alice", &format!("{pg}/history")).await.body;
+    assert!(
+        history["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h["fields"] == json!(["password"])),
+        "history names the field"
+    );
+}

@@ -1,0 +1,13 @@
+//! Integration tests: the local API Gateway in front of the real handlers, against the AWS
+//! emulator through the real SDK. Each test gets a fresh stack.
+
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
+mod helpers;
+
+mod bad_input;
+mod canary;
+mod concurrency;
+mod crud;
+mod gateway;
+mod lifecycle;
