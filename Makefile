@@ -13,7 +13,7 @@ export AWS_SECRET_ACCESS_KEY := test
 export LATCHKEY_PORT ?= 3000
 export LATCHKEY_DEV_JWT_SECRET ?= latchkey-dev-secret
 
-.PHONY: run test emulator emulator-stop fmt lint
+.PHONY: run test watch emulator emulator-stop fmt lint
 
 run: emulator
 	cargo run --quiet -p latchkey-tests --bin local-api
@@ -32,3 +32,10 @@ fmt:
 
 lint:
 	cargo clippy --workspace --all-targets -- -D warnings
+
+# `cargo lambda watch` with the environment the template gives each function in the local stack;
+# then `cargo lambda invoke credentials --data-file functions/credentials/events/list-connectors.json`.
+watch: emulator
+	@mkdir -p .local
+	cargo run --quiet -p latchkey-tests --bin local-api -- env credentials > .local/credentials.env
+	PATH="$(CURDIR)/.venv/bin:$$PATH" cargo lambda watch --invoke-address 127.0.0.1 --env-file .local/credentials.env

@@ -9,11 +9,29 @@ use std::sync::Arc;
 #[tokio::main]
 async fn main() -> Result<(), latchkey_tests::Error> {
     tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();
+    // `local-api env <binary>`: the environment the template gives that function in the local
+    // stack, as KEY=VALUE lines for `cargo lambda watch --env-file`.
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let [cmd, binary] = args.as_slice() {
+        if cmd == "env" {
+            let stack_name =
+                std::env::var("LATCHKEY_STACK").unwrap_or_else(|_| "latchkey-local".into());
+            let stack = LocalStack::up(&stack_name, BTreeMap::new()).await?;
+            let env = stack
+                .environment(binary)
+                .ok_or_else(|| format!("no function `{binary}` in the template"))?;
+            for (k, v) in env {
+                println!("{k}={v}");
+            }
+            return Ok(());
+        }
+    }
     let port: u16 = std::env::var("LATCHKEY_PORT")
         .ok()
         .and_then(|p| p.parse().ok())
