@@ -34,8 +34,9 @@ lint:
 	cargo clippy --workspace --all-targets -- -D warnings
 
 # `cargo lambda watch` with the environment the template gives each function in the local stack;
-# then `cargo lambda invoke credentials --data-file functions/credentials/events/list-connectors.json`.
+# then e.g. `cargo lambda invoke credentials --data-file functions/credentials/events/list-connectors.json`
+# or `cargo lambda invoke janitor --data-file functions/janitor/events/scheduled.json`.
 watch: emulator
 	@mkdir -p .local
-	cargo run --quiet -p latchkey-tests --bin local-api -- env credentials > .local/credentials.env
-	PATH="$(CURDIR)/.venv/bin:$$PATH" cargo lambda watch --invoke-address 127.0.0.1 --env-file .local/credentials.env
+	cargo run --quiet -p latchkey-tests --bin local-api -- env > .local/functions.env
+	PATH="$(CURDIR)/.venv/bin:$$PATH" cargo lambda watch --invoke-address 127.0.0.1 --env-file .local/functions.env

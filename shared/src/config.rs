@@ -8,6 +8,8 @@ pub struct Config {
     pub secret_prefix: String,
     pub event_bus: String,
     pub recovery_window_days: u16,
+    /// The orphan sweep leaves younger secrets alone: their create may still be in flight.
+    pub orphan_min_age_minutes: u32,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -42,7 +44,17 @@ impl Config {
                     "a whole number of days from 7 to 29",
                 ))?,
         };
+        let orphan_min_age_minutes = match get("LATCHKEY_ORPHAN_MIN_AGE_MINUTES") {
+            None => 60,
+            Some(v) => v.parse::<u32>().map_err(|_| {
+                ConfigError::Invalid(
+                    "LATCHKEY_ORPHAN_MIN_AGE_MINUTES",
+                    "a whole number of minutes",
+                )
+            })?,
+        };
         Ok(Self {
+            orphan_min_age_minutes,
             table: required("LATCHKEY_TABLE")?,
             secret_prefix: required("LATCHKEY_SECRET_PREFIX")?,
             event_bus: required("LATCHKEY_EVENT_BUS")?,

@@ -4,7 +4,7 @@
 //! under a pending label first, commit the metadata that points at it, then promote it to
 //! AWSCURRENT: a crash at any step leaves the metadata pointing at a version that exists.
 
-use aws_sdk_secretsmanager::types::Tag;
+use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType, Tag};
 use aws_sdk_secretsmanager::Client;
 use secrecy::{ExposeSecret, SecretString};
 use std::collections::BTreeMap;
@@ -16,6 +16,13 @@ use crate::error::{sdk, ApiError};
 const PENDING: &str = "LATCHKEY_PENDING";
 const CURRENT: &str = "AWSCURRENT";
 pub const CREDENTIAL_TAG: &str = "latchkey:credential-id";
+
+/// A live secret of this service, as the orphan sweep sees it.
+#[derive(Debug)]
+pub struct TaggedSecret {
+    pub credential_id: CredentialId,
+    pub created_at: time::OffsetDateTime,
+}
 
 #[derive(Clone)]
 pub struct Vault {
@@ -171,6 +178,50 @@ impl Vault {
             .await
             .map_err(sdk)?;
         Ok(())
+    }
+
+    /// Every live (not scheduled for deletion) secret under the prefix with a credential tag.
+    pub async fn tagged_secrets(&self) -> Result<Vec<TaggedSecret>, ApiError> {
+        let mut found = Vec::new();
+        let mut pages = self
+            .client
+            .list_secrets()
+            .filters(
+                Filter::builder()
+                    .key(FilterNameStringType::Name)
+                    .values(&self.prefix)
+                    .build(),
+            )
+            .filters(
+                Filter::builder()
+                    .key(FilterNameStringType::TagKey)
+                    .values(CREDENTIAL_TAG)
+                    .build(),
+            )
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            for secret in page.map_err(sdk)?.secret_list() {
+                let in_prefix = secret.name().is_some_and(|n| n.starts_with(&self.prefix));
+                let tagged = secret
+                    .tags()
+                    .iter()
+                    .find(|t| t.key() == Some(CREDENTIAL_TAG))
+                    .and_then(|t| t.value())
+                    .and_then(|v| CredentialId::parse(v).ok());
+                let created = secret
+                    .created_date()
+                    .and_then(|d| time::OffsetDateTime::from_unix_timestamp(d.secs()).ok());
+                if let (true, Some(credential_id), Some(created_at)) = (in_prefix, tagged, created)
+                {
+                    found.push(TaggedSecret {
+                        credential_id,
+                        created_at,
+                    });
+                }
+            }
+        }
+        Ok(found)
     }
 
     /// Cancels a scheduled deletion. Restoring a secret that is not scheduled is a no-op.

@@ -34,8 +34,8 @@ pub async fn local_aws_config() -> aws_config::SdkConfig {
     loader.load().await
 }
 
-/// The one list of function crates the local API can run, keyed by cargo binary name.
-/// A function in the template without an entry here fails the stack's start.
+/// The one list of HTTP function crates the local API can run, keyed by cargo binary name.
+/// A function with routes in the template but no entry here fails the stack's start.
 fn handler_for(
     binary: &str,
     aws: &aws_config::SdkConfig,
@@ -93,6 +93,14 @@ impl LocalStack {
             .map(|f| &f.environment)
     }
 
+    /// A function's configuration as the template sets it in this stack.
+    pub fn config(&self, binary: &str) -> Result<Config, Error> {
+        let env = self
+            .environment(binary)
+            .ok_or_else(|| format!("no function `{binary}` in the template"))?;
+        Ok(Config::from_lookup(|k| env.get(k).cloned())?)
+    }
+
     /// A function's handler with the environment the template gives it.
     pub fn handler(&self, binary: &str) -> Result<Handler, Error> {
         let env = self
@@ -102,8 +110,19 @@ impl LocalStack {
     }
 
     pub fn gateway(&self, jwt: DevJwt) -> Result<Gateway, Error> {
+        // Only functions with routes are HTTP functions; scheduled ones are invoked directly.
+        let routed: std::collections::BTreeSet<String> = self
+            .template
+            .routes()
+            .into_iter()
+            .map(|r| r.function)
+            .collect();
         let mut handlers = BTreeMap::new();
-        for f in &self.functions {
+        for f in self
+            .functions
+            .iter()
+            .filter(|f| routed.contains(&f.logical_id))
+        {
             handlers.insert(
                 f.logical_id.clone(),
                 handler_for(&f.binary, &self.aws, &f.environment)?,

@@ -17,4 +17,7 @@ fi
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
-cargo test --workspace --locked
+mkdir -p .local
+cargo test --workspace --locked 2>&1 | tee .local/test.log
+# One closing line over every test binary (cargo prints one per binary, the last often empty).
+awk '/^test result:/ { p += $4; f += $6; i += $8 } END { printf "\ntests: %d passed, %d failed, %d skipped\n", p, f, i }' .local/test.log

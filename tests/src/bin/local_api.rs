@@ -15,22 +15,26 @@ async fn main() -> Result<(), latchkey_tests::Error> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();
-    // `local-api env <binary>`: the environment the template gives that function in the local
-    // stack, as KEY=VALUE lines for `cargo lambda watch --env-file`.
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if let [cmd, binary] = args.as_slice() {
-        if cmd == "env" {
-            let stack_name =
-                std::env::var("LATCHKEY_STACK").unwrap_or_else(|_| "latchkey-local".into());
-            let stack = LocalStack::up(&stack_name, BTreeMap::new()).await?;
-            let env = stack
-                .environment(binary)
-                .ok_or_else(|| format!("no function `{binary}` in the template"))?;
-            for (k, v) in env {
-                println!("{k}={v}");
+    // `local-api env`: the environment the template gives the functions in the local stack, as
+    // KEY=VALUE lines for `cargo lambda watch --env-file` (which runs them all with one file).
+    if std::env::args().nth(1).as_deref() == Some("env") {
+        let stack_name =
+            std::env::var("LATCHKEY_STACK").unwrap_or_else(|_| "latchkey-local".into());
+        let stack = LocalStack::up(&stack_name, BTreeMap::new()).await?;
+        let mut merged = BTreeMap::new();
+        for function in &stack.functions {
+            for (k, v) in &function.environment {
+                if merged.insert(k, v).is_some_and(|old| old != v) {
+                    return Err(
+                        format!("functions disagree on {k}; give them separate env files").into(),
+                    );
+                }
             }
-            return Ok(());
         }
+        for (k, v) in merged {
+            println!("{k}={v}");
+        }
+        return Ok(());
     }
     let port: u16 = std::env::var("LATCHKEY_PORT")
         .ok()

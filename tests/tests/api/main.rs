@@ -8,6 +8,7 @@ mod helpers;
 mod bad_input;
 mod canary;
 mod concurrency;
+mod crash;
 mod crud;
 mod gateway;
 mod lifecycle;
