@@ -1,37 +1,85 @@
-//! The one place that decides who may do what to a credential.
+//! The one place that decides who may do what to a credential (brief §2).
 //!
 //! A caller's effective role is the strongest of its user, team and org grants within the
 //! credential's organisation. No role at all answers 404 (deny by default, no hint that the
-//! credential exists); a role too weak for the action answers 403.
+//! credential exists); a role too weak for the action answers 403. Every function asks here.
 
 use crate::domain::{Acl, Caller, Role};
 use crate::error::ApiError;
 
-/// Everything a caller can ask of one credential, each with the weakest role allowed to do it.
+/// Everything a caller can ask of one credential.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Action {
     View,
     ViewHistory,
+    ViewAccessors,
+    ViewUsages,
+    /// Attach the credential to a data source or destination.
+    AttachUsage,
+    /// Detach a usage; anyone who may use the credential may undo their own attachment.
+    DetachUsage {
+        attached_by_caller: bool,
+    },
     Edit,
     Delete,
     Restore,
+    /// Grant `role`, or change a grant whose stronger role (before or after) is `role`.
+    Grant(Role),
+    /// Revoke a grant of `role`; dropping one's own grant needs no more than having it.
+    Revoke {
+        role: Role,
+        own_grant: bool,
+    },
+    TransferOwnership,
 }
 
 impl Action {
+    /// The matrix: the weakest role allowed to take each action.
     pub fn minimum_role(self) -> Role {
+        use Action::*;
         match self {
-            Action::View | Action::ViewHistory => Role::Collaborator,
-            Action::Edit | Action::Delete | Action::Restore => Role::Admin,
+            View | ViewHistory | ViewAccessors | ViewUsages | AttachUsage => Role::Collaborator,
+            DetachUsage {
+                attached_by_caller: true,
+            } => Role::Collaborator,
+            Revoke {
+                own_grant: true, ..
+            } => Role::Collaborator,
+            DetachUsage {
+                attached_by_caller: false,
+            } => Role::Admin,
+            Edit | Delete | Restore => Role::Admin,
+            // Admins share up to operator; only the owner hands out (or takes back) admin.
+            Grant(role)
+            | Revoke {
+                role,
+                own_grant: false,
+            } => {
+                if role >= Role::Admin {
+                    Role::Owner
+                } else {
+                    Role::Admin
+                }
+            }
+            TransferOwnership => Role::Owner,
         }
     }
 
-    fn verb(self) -> &'static str {
+    fn describe(self) -> &'static str {
+        use Action::*;
         match self {
-            Action::View => "view",
-            Action::ViewHistory => "view the history of",
-            Action::Edit => "edit",
-            Action::Delete => "delete",
-            Action::Restore => "restore",
+            View => "view it",
+            ViewHistory => "view its history",
+            ViewAccessors => "see who can access it",
+            ViewUsages => "see where it is used",
+            AttachUsage => "use it in a data source or destination",
+            DetachUsage { .. } => "detach a usage someone else attached",
+            Edit => "edit it",
+            Delete => "delete it",
+            Restore => "restore it",
+            Grant(_) => "grant this role",
+            Revoke { .. } => "revoke this grant",
+            TransferOwnership => "transfer its ownership",
         }
     }
 }
@@ -56,12 +104,13 @@ pub fn authorize(
     action: Action,
 ) -> Result<Role, ApiError> {
     let role = effective_role(acl, credential_org, caller).ok_or_else(ApiError::not_found)?;
-    if role < action.minimum_role() {
+    let needed = action.minimum_role();
+    if role < needed {
         return Err(ApiError::forbidden(format!(
-            "your access to this credential is {}; to {} it you need {} or above",
+            "your access to this credential is {}; to {} you need {} or above",
             role.as_str(),
-            action.verb(),
-            action.minimum_role().as_str()
+            action.describe(),
+            needed.as_str()
         )));
     }
     Ok(role)
@@ -111,6 +160,53 @@ mod tests {
         assert_eq!(
             authorize(&acl, "acme", &caller("bob", "acme", &[]), Action::View).unwrap(),
             Role::Collaborator
+        );
+    }
+
+    #[test]
+    fn sharing_rules() {
+        use Action::*;
+        assert_eq!(Grant(Role::Collaborator).minimum_role(), Role::Admin);
+        assert_eq!(Grant(Role::Operator).minimum_role(), Role::Admin);
+        assert_eq!(Grant(Role::Admin).minimum_role(), Role::Owner);
+        assert_eq!(
+            Revoke {
+                role: Role::Admin,
+                own_grant: false
+            }
+            .minimum_role(),
+            Role::Owner
+        );
+        assert_eq!(
+            Revoke {
+                role: Role::Operator,
+                own_grant: false
+            }
+            .minimum_role(),
+            Role::Admin
+        );
+        assert_eq!(
+            Revoke {
+                role: Role::Admin,
+                own_grant: true
+            }
+            .minimum_role(),
+            Role::Collaborator
+        );
+        assert_eq!(TransferOwnership.minimum_role(), Role::Owner);
+        assert_eq!(
+            DetachUsage {
+                attached_by_caller: true
+            }
+            .minimum_role(),
+            Role::Collaborator
+        );
+        assert_eq!(
+            DetachUsage {
+                attached_by_caller: false
+            }
+            .minimum_role(),
+            Role::Admin
         );
     }
 }

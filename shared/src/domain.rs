@@ -178,6 +178,51 @@ pub enum Status {
     ReauthRequired,
 }
 
+/// Ids minted elsewhere (users, teams, orgs, data sources): 1 to 128 of `A-Z a-z 0-9 . _ @ | : + = -`.
+/// Enough for JWT subjects such as `auth0|123`, and never a `/` or `#` that could confuse a path
+/// or a key.
+pub fn parse_external_id(what: &str, raw: &str) -> Result<String, ApiError> {
+    let ok = (1..=128).contains(&raw.len())
+        && raw
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._@|:+=-".contains(c));
+    if ok {
+        Ok(raw.to_owned())
+    } else {
+        Err(ApiError::bad_request(
+            "invalid_id",
+            format!("{what} must be 1 to 128 of A-Z a-z 0-9 . _ @ | : + = -"),
+        ))
+    }
+}
+
+impl Principal {
+    /// `user`, `team` or `org` and an id, as in `/accessors/{type}/{pid}`.
+    pub fn parse(kind: &str, id: &str) -> Result<Self, ApiError> {
+        let kind = match kind {
+            "user" => PrincipalKind::User,
+            "team" => PrincipalKind::Team,
+            "org" => PrincipalKind::Org,
+            _ => {
+                return Err(ApiError::bad_request(
+                    "invalid_principal",
+                    "a principal type is user, team or org",
+                ))
+            }
+        };
+        Ok(Self {
+            kind,
+            id: parse_external_id("a principal id", id)?,
+        })
+    }
+
+    /// The inverse of `Display`, for ACL keys read back from storage.
+    pub fn from_key(key: &str) -> Option<Self> {
+        let (kind, id) = key.split_once(':')?;
+        Self::parse(kind, id).ok()
+    }
+}
+
 /// Lowercase, trimmed, 1..=64 of `[a-z0-9_.:-]`: tags are for filtering, not prose.
 pub fn parse_tag(raw: &str) -> Option<String> {
     let tag = raw.trim().to_ascii_lowercase();

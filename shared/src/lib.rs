@@ -1,5 +1,6 @@
 //! Latchkey's common crate: everything the functions share.
 
+pub mod access;
 pub mod authz;
 pub mod catalog;
 pub mod config;

@@ -137,6 +137,14 @@ pub struct HistoryEntry {
     pub actor: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fields: Option<Vec<String>>,
+    /// Whom a sharing entry is about (`team:data`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<Role>,
+    /// Which data source or destination a usage entry is about (`source:orders-db`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -146,6 +154,12 @@ pub enum HistoryAction {
     Edited,
     Deleted,
     Restored,
+    Shared,
+    RoleChanged,
+    Revoked,
+    OwnerChanged,
+    UsageAdded,
+    UsageRemoved,
 }
 
 impl HistoryEntry {
@@ -155,7 +169,21 @@ impl HistoryEntry {
             action,
             actor: actor.to_owned(),
             fields: None,
+            principal: None,
+            role: None,
+            usage: None,
         }
+    }
+
+    pub fn about(mut self, principal: &str, role: Option<Role>) -> Self {
+        self.principal = Some(principal.to_owned());
+        self.role = role;
+        self
+    }
+
+    pub fn with_usage(mut self, usage: String) -> Self {
+        self.usage = Some(usage);
+        self
     }
 
     pub fn with_fields(mut self, fields: impl IntoIterator<Item = String>) -> Self {
@@ -164,11 +192,19 @@ impl HistoryEntry {
     }
 
     pub fn view(&self) -> Value {
-        json!({
+        let mut v = json!({
             "at": rfc3339(self.at),
             "action": self.action,
             "actor": self.actor,
             "fields": self.fields,
-        })
+        });
+        if let Some(p) = &self.principal {
+            v["principal"] = json!(p);
+            v["role"] = json!(self.role);
+        }
+        if let Some(u) = &self.usage {
+            v["usage"] = json!(u);
+        }
+        v
     }
 }

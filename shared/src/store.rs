@@ -3,7 +3,10 @@
 //! Every write that changes a credential goes through one transaction that also writes its
 //! history line, conditioned on the version it read, so concurrent edits cannot both win.
 
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ConditionCheck, Delete, KeysAndAttributes, Put, Select, TransactWriteItem,
+    Update,
+};
 use aws_sdk_dynamodb::Client;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -63,7 +66,73 @@ pub struct Change<'a> {
     pub history: HistoryEntry,
     /// Expiry to set on the credential's items (soft delete) or clear (restore).
     pub expiry: Expiry,
+    /// Which grant items to (re)write from the record's ACL: all of them, or only these.
+    pub grants: Grants,
+    /// Principals whose grant items to delete (revocations).
+    pub revoked: Vec<String>,
     pub idempotency: Option<(&'a str, &'a IdempotencyRecord)>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Grants {
+    All,
+    Only(Vec<String>),
+}
+
+impl<'a> Change<'a> {
+    /// A change to an existing credential read at `expected_version`, touching no grant.
+    pub fn update(
+        record: &'a CredentialRecord,
+        expected_version: u64,
+        history: HistoryEntry,
+    ) -> Self {
+        Self {
+            record,
+            expected_version: Some(expected_version),
+            history,
+            expiry: Expiry::Keep,
+            grants: Grants::Only(Vec::new()),
+            revoked: Vec::new(),
+            idempotency: None,
+        }
+    }
+
+    /// A new credential with all its grants.
+    pub fn create(record: &'a CredentialRecord, history: HistoryEntry) -> Self {
+        Self {
+            expected_version: None,
+            grants: Grants::All,
+            ..Self::update(record, 0, history)
+        }
+    }
+
+    /// Sets (or clears) the expiry of the metadata and every grant item.
+    pub fn with_expiry(mut self, expiry: Expiry) -> Self {
+        self.expiry = expiry;
+        self.grants = Grants::All;
+        self
+    }
+}
+
+/// A data source or destination that uses a credential.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Usage {
+    pub kind: String,
+    pub resource_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub added_by: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub added_at: OffsetDateTime,
+}
+
+fn usage_sk(kind: &str, resource_id: &str) -> String {
+    format!("USE#{kind}#{resource_id}")
+}
+
+pub enum UsageChange<'a> {
+    Add(&'a Usage),
+    Remove { kind: &'a str, resource_id: &'a str },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -132,7 +201,11 @@ impl Store {
             .build()];
 
         // Grant items mirror the ACL for the principal index. Roles and expiry follow the record.
-        for (principal, role) in &record.acl {
+        let grants = record.acl.iter().filter(|(p, _)| match &change.grants {
+            Grants::All => true,
+            Grants::Only(only) => only.contains(p),
+        });
+        for (principal, role) in grants {
             let mut update = Update::builder()
                 .table_name(&self.table)
                 .key("pk", s(&pk))
@@ -156,6 +229,16 @@ impl Store {
                     .update(update.build().map_err(ApiError::internal)?)
                     .build(),
             );
+        }
+
+        for principal in &change.revoked {
+            let delete = Delete::builder()
+                .table_name(&self.table)
+                .key("pk", s(&pk))
+                .key("sk", s(grant_sk(principal)))
+                .build()
+                .map_err(ApiError::internal)?;
+            items.push(TransactWriteItem::builder().delete(delete).build());
         }
 
         items.push(
@@ -342,6 +425,157 @@ impl Store {
             }
         }
         Ok(records)
+    }
+
+    /// Adds or removes a usage with its history line, only while the credential exists and is
+    /// not deleted. Returns false when it is gone or deleted.
+    pub async fn write_usage(
+        &self,
+        id: &CredentialId,
+        change: UsageChange<'_>,
+        history: &HistoryEntry,
+    ) -> Result<bool, ApiError> {
+        let pk = cred_pk(id);
+        let live = ConditionCheck::builder()
+            .table_name(&self.table)
+            .key("pk", s(&pk))
+            .key("sk", s(META))
+            .condition_expression("attribute_exists(pk) AND attribute_not_exists(deleted_at)")
+            .build()
+            .map_err(ApiError::internal)?;
+        let usage_item = match change {
+            UsageChange::Add(usage) => {
+                let mut item: Item = serde_dynamo::to_item(usage)?;
+                item.insert("pk".into(), s(&pk));
+                item.insert("sk".into(), s(usage_sk(&usage.kind, &usage.resource_id)));
+                let put = Put::builder()
+                    .table_name(&self.table)
+                    .set_item(Some(item))
+                    .build();
+                TransactWriteItem::builder()
+                    .put(put.map_err(ApiError::internal)?)
+                    .build()
+            }
+            UsageChange::Remove { kind, resource_id } => {
+                let delete = Delete::builder()
+                    .table_name(&self.table)
+                    .key("pk", s(&pk))
+                    .key("sk", s(usage_sk(kind, resource_id)))
+                    .build();
+                TransactWriteItem::builder()
+                    .delete(delete.map_err(ApiError::internal)?)
+                    .build()
+            }
+        };
+        let items = vec![
+            TransactWriteItem::builder().condition_check(live).build(),
+            usage_item,
+            TransactWriteItem::builder()
+                .put(self.history_put(id, history)?)
+                .build(),
+        ];
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(err) => {
+                use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+                match err.as_service_error() {
+                    Some(TransactWriteItemsError::TransactionCanceledException(e))
+                        if e.cancellation_reasons().first().and_then(|r| r.code())
+                            == Some("ConditionalCheckFailed") =>
+                    {
+                        Ok(false)
+                    }
+                    _ => Err(sdk(err)),
+                }
+            }
+        }
+    }
+
+    pub async fn usage(
+        &self,
+        id: &CredentialId,
+        kind: &str,
+        resource_id: &str,
+    ) -> Result<Option<Usage>, ApiError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(cred_pk(id)))
+            .key("sk", s(usage_sk(kind, resource_id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk)?;
+        out.item
+            .map(serde_dynamo::from_item)
+            .transpose()
+            .map_err(Into::into)
+    }
+
+    /// Usages in key order; `after` is the sort key the previous page ended on.
+    pub async fn usages(
+        &self,
+        id: &CredentialId,
+        limit: i32,
+        after: Option<String>,
+    ) -> Result<(Vec<Usage>, Option<String>), ApiError> {
+        let mut query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :use)")
+            .expression_attribute_values(":pk", s(cred_pk(id)))
+            .expression_attribute_values(":use", s("USE#"))
+            .consistent_read(true)
+            .limit(limit);
+        if let Some(sk) = after {
+            query = query
+                .exclusive_start_key("pk", s(cred_pk(id)))
+                .exclusive_start_key("sk", s(sk));
+        }
+        let out = query.send().await.map_err(sdk)?;
+        let next = out
+            .last_evaluated_key()
+            .and_then(|k| k.get("sk"))
+            .and_then(|v| v.as_s().ok())
+            .cloned();
+        Ok((
+            serde_dynamo::from_items(out.items.unwrap_or_default())?,
+            next,
+        ))
+    }
+
+    /// How many data sources and destinations use the credential.
+    pub async fn usage_count(&self, id: &CredentialId) -> Result<usize, ApiError> {
+        let mut count = 0;
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :use)")
+                .expression_attribute_values(":pk", s(cred_pk(id)))
+                .expression_attribute_values(":use", s("USE#"))
+                .select(Select::Count)
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(sdk)?;
+            count += out.count() as usize;
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(count);
+            }
+        }
     }
 
     pub async fn idempotency(&self, key: &str) -> Result<Option<IdempotencyRecord>, ApiError> {

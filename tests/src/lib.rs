@@ -50,6 +50,13 @@ fn handler_for(
                 Box::pin(async move { service.handle(req).await })
             }))
         }
+        "sharing" => {
+            let service = Arc::new(latchkey_sharing::Service::new(aws, &config));
+            Ok(Arc::new(move |req| {
+                let service = service.clone();
+                Box::pin(async move { service.handle(req).await })
+            }))
+        }
         other => Err(format!("no local handler for function binary `{other}`").into()),
     }
 }

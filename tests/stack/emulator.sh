@@ -28,7 +28,8 @@ start)
     echo "docker:latchkey-localstack-$port" > "$pidfile"
   else
     tests/stack/venv.sh
-    nohup .venv/bin/moto_server -H 127.0.0.1 -p "$port" > "$state/emulator-$port.log" 2>&1 &
+    # One request at a time: see moto_serial.py for why.
+    nohup .venv/bin/python tests/stack/moto_serial.py 127.0.0.1 "$port" > "$state/emulator-$port.log" 2>&1 &
     echo $! > "$pidfile"
   fi
   for _ in $(seq 1 120); do

@@ -13,7 +13,7 @@ use latchkey_shared::domain::{Acl, Caller, CredentialId, Role, Status};
 use latchkey_shared::error::ApiError;
 use latchkey_shared::http::{credential_response, header, json_object};
 use latchkey_shared::record::{CredentialRecord, HistoryAction, HistoryEntry};
-use latchkey_shared::store::{Change, Expiry, IdempotencyRecord, WriteOutcome};
+use latchkey_shared::store::{Change, IdempotencyRecord, WriteOutcome};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
@@ -90,11 +90,11 @@ pub async fn create(
         .aws
         .store
         .write(Change {
-            record: &record,
-            expected_version: None,
-            history: HistoryEntry::new(HistoryAction::Created, &actor, now),
-            expiry: Expiry::Keep,
             idempotency: idempotency_key.as_deref().map(|k| (k, &idempotency)),
+            ..Change::create(
+                &record,
+                HistoryEntry::new(HistoryAction::Created, &actor, now),
+            )
         })
         .await?;
     match outcome {

@@ -4,14 +4,13 @@ mod create;
 mod input;
 mod read;
 mod update;
+mod usages;
 
 use lambda_http::{Body, Request, Response};
 use latchkey_shared::catalog::catalog;
 use latchkey_shared::config::Config;
-use latchkey_shared::domain::CredentialId;
 use latchkey_shared::error::ApiError;
-use latchkey_shared::http::{self, json_response, path_param, respond};
-use latchkey_shared::record::CredentialRecord;
+use latchkey_shared::http::{self, json_response, respond};
 use latchkey_shared::Backends;
 
 /// Everything a request needs, built once per cold start.
@@ -45,22 +44,16 @@ impl Service {
             "PATCH /credentials/{id}" => update::patch(self, &caller, req).await,
             "DELETE /credentials/{id}" => update::delete(self, &caller, req).await,
             "POST /credentials/{id}/restore" => update::restore(self, &caller, req).await,
+            "GET /credentials/{id}/usages" => usages::list(self, &caller, req).await,
+            "POST /credentials/{id}/usages" => usages::attach(self, &caller, req).await,
+            "DELETE /credentials/{id}/usages/{kind}/{rid}" => {
+                usages::detach(self, &caller, req).await
+            }
             other => Err(ApiError::client(
                 404,
                 "route_not_found",
                 format!("this function does not serve `{other}`"),
             )),
         }
-    }
-
-    /// The credential named by the `{id}` path parameter, validated before any lookup.
-    async fn load(&self, req: &Request) -> Result<CredentialRecord, ApiError> {
-        let raw = path_param(req, "id").unwrap_or_default();
-        let id = CredentialId::parse(&raw)?;
-        self.aws
-            .store
-            .get(&id)
-            .await?
-            .ok_or_else(ApiError::not_found)
     }
 }

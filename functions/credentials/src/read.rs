@@ -5,12 +5,13 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use futures::future::try_join_all;
 use lambda_http::{Body, Request, Response};
-use latchkey_shared::authz::{authorize, effective_role, Action};
+use latchkey_shared::access::{load_for, refuse_deleted};
+use latchkey_shared::authz::{effective_role, Action};
 use latchkey_shared::catalog::catalog;
 use latchkey_shared::domain::{Caller, CredentialId, Role, Status};
 use latchkey_shared::error::ApiError;
 use latchkey_shared::http::{credential_response, json_response, query_param};
-use latchkey_shared::record::{rfc3339, CredentialRecord};
+use latchkey_shared::record::CredentialRecord;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 
@@ -24,29 +25,12 @@ pub async fn get(
     caller: &Caller,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
-    let record = svc.load(req).await?;
-    let role = authorize(&record.acl, &record.org_id, caller, Action::View)?;
-    if record.is_deleted() {
-        return Err(deleted(&record));
-    }
+    let (record, role) = load_for(&svc.aws.store, req, caller, Action::View).await?;
+    refuse_deleted(&record)?;
     Ok(credential_response(200, &record.view(role)))
 }
 
-/// What any operation but restore and history answers on a deleted credential, to callers who
-/// had access to it (others get 404 as always).
-pub fn deleted(record: &CredentialRecord) -> ApiError {
-    ApiError::client(
-        410,
-        "credential_deleted",
-        format!(
-            "this credential was deleted; POST /credentials/{}/restore brings it back until {}",
-            record.id,
-            record.purge_at.map(rfc3339).unwrap_or_default()
-        ),
-    )
-}
-
-fn page_limit(req: &Request) -> Result<usize, ApiError> {
+pub fn page_limit(req: &Request) -> Result<usize, ApiError> {
     match query_param(req, "limit") {
         None => Ok(DEFAULT_PAGE),
         Some(raw) => raw
@@ -62,15 +46,15 @@ fn page_limit(req: &Request) -> Result<usize, ApiError> {
     }
 }
 
-fn invalid_token() -> ApiError {
+pub fn invalid_token() -> ApiError {
     ApiError::bad_request("invalid_query", "next_token is not one this API issued")
 }
 
-fn encode_token(raw: &str) -> String {
+pub fn encode_token(raw: &str) -> String {
     URL_SAFE_NO_PAD.encode(raw)
 }
 
-fn decode_token(req: &Request) -> Result<Option<String>, ApiError> {
+pub fn decode_token(req: &Request) -> Result<Option<String>, ApiError> {
     query_param(req, "next_token")
         .map(|t| {
             URL_SAFE_NO_PAD
@@ -197,8 +181,7 @@ pub async fn history(
     caller: &Caller,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
-    let record = svc.load(req).await?;
-    authorize(&record.acl, &record.org_id, caller, Action::ViewHistory)?;
+    let (record, _) = load_for(&svc.aws.store, req, caller, Action::ViewHistory).await?;
     let limit = page_limit(req)?;
     let after = decode_token(req)?;
     if after.as_deref().is_some_and(|sk| !sk.starts_with("HIST#")) {

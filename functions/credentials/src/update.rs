@@ -2,68 +2,28 @@
 //! transaction conditioned on the version read, so of two concurrent writers exactly one wins.
 
 use lambda_http::{Body, Request, Response};
-use latchkey_shared::authz::{authorize, Action};
+use latchkey_shared::access::{check_if_match, commit, load_for, refuse_deleted, touch};
+use latchkey_shared::authz::Action;
 use latchkey_shared::catalog::{catalog, SecretFields};
 use latchkey_shared::domain::{Caller, Status};
 use latchkey_shared::error::ApiError;
 use latchkey_shared::http::{credential_response, if_match_version, json_object, query_param};
-use latchkey_shared::record::{CredentialRecord, HistoryAction, HistoryEntry};
-use latchkey_shared::store::{Change, Expiry, WriteOutcome};
+use latchkey_shared::record::{HistoryAction, HistoryEntry};
+use latchkey_shared::store::{Change, Expiry};
 use serde_json::json;
 use std::collections::BTreeSet;
 use time::{Duration, OffsetDateTime};
 
 use crate::input::CredentialPatch;
-use crate::read::deleted;
 use crate::Service;
-
-/// Fails early on a stale `If-Match`; the conditional write checks again at commit.
-fn check_if_match(expected: Option<u64>, record: &CredentialRecord) -> Result<(), ApiError> {
-    match expected {
-        Some(v) if v != record.version => Err(stale(Some(record.version))),
-        _ => Ok(()),
-    }
-}
-
-fn stale(current: Option<u64>) -> ApiError {
-    let now = current
-        .map(|v| format!(" (now version {v})"))
-        .unwrap_or_default();
-    ApiError::client(
-        412,
-        "version_mismatch",
-        format!("the credential changed since you read it{now}; read it again and retry"),
-    )
-}
-
-/// Commits a change and maps a lost race to 412 (the caller named a version) or 409.
-async fn commit(svc: &Service, change: Change<'_>, if_match: Option<u64>) -> Result<(), ApiError> {
-    match svc.aws.store.write(change).await? {
-        WriteOutcome::Written => Ok(()),
-        WriteOutcome::VersionConflict if if_match.is_some() => Err(stale(None)),
-        _ => Err(ApiError::conflict(
-            "edit_conflict",
-            "someone else changed the credential at the same moment; read it again and retry",
-        )),
-    }
-}
-
-fn touch(record: &mut CredentialRecord, caller: &Caller, now: OffsetDateTime) {
-    record.version += 1;
-    record.updated_at = now;
-    record.updated_by = caller.as_actor();
-}
 
 pub async fn patch(
     svc: &Service,
     caller: &Caller,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
-    let record = svc.load(req).await?;
-    let role = authorize(&record.acl, &record.org_id, caller, Action::Edit)?;
-    if record.is_deleted() {
-        return Err(deleted(&record));
-    }
+    let (record, role) = load_for(&svc.aws.store, req, caller, Action::Edit).await?;
+    refuse_deleted(&record)?;
     let if_match = if_match_version(req)?;
     check_if_match(if_match, &record)?;
     let patch = CredentialPatch::parse(json_object(req)?)?;
@@ -132,16 +92,11 @@ pub async fn patch(
     }
     touch(&mut next, caller, now);
     let actor = caller.as_actor();
+    let history =
+        HistoryEntry::new(HistoryAction::Edited, &actor, now).with_fields(changed.iter().cloned());
     commit(
-        svc,
-        Change {
-            record: &next,
-            expected_version: Some(record.version),
-            history: HistoryEntry::new(HistoryAction::Edited, &actor, now)
-                .with_fields(changed.iter().cloned()),
-            expiry: Expiry::Keep,
-            idempotency: None,
-        },
+        &svc.aws.store,
+        Change::update(&next, record.version, history),
         if_match,
     )
     .await?;
@@ -172,23 +127,31 @@ pub async fn delete(
     caller: &Caller,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
-    let record = svc.load(req).await?;
-    let role = authorize(&record.acl, &record.org_id, caller, Action::Delete)?;
-    if record.is_deleted() {
-        return Err(deleted(&record));
-    }
-    // `force` overrides the in-use check that usages (data sources and destinations) bring.
-    match query_param(req, "force").as_deref() {
-        None | Some("true") | Some("false") => {}
+    let (record, role) = load_for(&svc.aws.store, req, caller, Action::Delete).await?;
+    refuse_deleted(&record)?;
+    let force = match query_param(req, "force").as_deref() {
+        None | Some("false") => false,
+        Some("true") => true,
         Some(_) => {
             return Err(ApiError::bad_request(
                 "invalid_query",
                 "force must be true or false",
             ))
         }
-    }
+    };
     let if_match = if_match_version(req)?;
     check_if_match(if_match, &record)?;
+    if !force {
+        let in_use = svc.aws.store.usage_count(&record.id).await?;
+        if in_use > 0 {
+            return Err(ApiError::conflict(
+                "credential_in_use",
+                format!(
+                    "{in_use} data source(s) or destination(s) use this credential; detach them or delete with ?force=true"
+                ),
+            ));
+        }
+    }
 
     let now = OffsetDateTime::now_utc();
     let window = i64::from(svc.config.recovery_window_days);
@@ -198,33 +161,25 @@ pub async fn delete(
     next.deleted_by = Some(caller.as_actor());
     next.purge_at = Some(purge_at);
     touch(&mut next, caller, now);
-    commit(
-        svc,
-        Change {
-            record: &next,
-            expected_version: Some(record.version),
-            history: HistoryEntry::new(HistoryAction::Deleted, &caller.as_actor(), now),
-            // DynamoDB removes the metadata and grants after the window...
-            expiry: Expiry::Set(purge_at),
-            idempotency: None,
-        },
-        if_match,
-    )
-    .await?;
+    let history = HistoryEntry::new(HistoryAction::Deleted, &caller.as_actor(), now);
+    // DynamoDB removes the metadata and grants after the window...
+    let change = Change::update(&next, record.version, history).with_expiry(Expiry::Set(purge_at));
+    commit(&svc.aws.store, change, if_match).await?;
     // ...and Secrets Manager the secret a day later, so metadata never outlives its secret in a
     // usable state. If scheduling fails the secret simply stays; restore does not mind.
     if let Err(e) = svc.aws.vault.schedule_delete(&record.id, window + 1).await {
         tracing::error!(credential_id = %record.id, error = %e, "secret deletion not scheduled");
     }
-    tracing::info!(credential_id = %record.id, "credential deleted");
+    tracing::info!(credential_id = %record.id, force, "credential deleted");
+    let view = next.view(role);
     svc.aws
         .events
         .publish(
             "CredentialDeleted",
-            json!({ "credential_id": record.id, "purge_at": next.view(role)["purge_at"], "actor": caller.as_actor() }),
+            json!({ "credential_id": record.id, "purge_at": view["purge_at"], "actor": caller.as_actor() }),
         )
         .await;
-    Ok(credential_response(200, &next.view(role)))
+    Ok(credential_response(200, &view))
 }
 
 pub async fn restore(
@@ -232,8 +187,7 @@ pub async fn restore(
     caller: &Caller,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
-    let record = svc.load(req).await?;
-    let role = authorize(&record.acl, &record.org_id, caller, Action::Restore)?;
+    let (record, role) = load_for(&svc.aws.store, req, caller, Action::Restore).await?;
     let now = OffsetDateTime::now_utc();
     match record.purge_at {
         None => {
@@ -259,18 +213,9 @@ pub async fn restore(
     next.deleted_by = None;
     next.purge_at = None;
     touch(&mut next, caller, now);
-    commit(
-        svc,
-        Change {
-            record: &next,
-            expected_version: Some(record.version),
-            history: HistoryEntry::new(HistoryAction::Restored, &caller.as_actor(), now),
-            expiry: Expiry::Clear,
-            idempotency: None,
-        },
-        None,
-    )
-    .await?;
+    let history = HistoryEntry::new(HistoryAction::Restored, &caller.as_actor(), now);
+    let change = Change::update(&next, record.version, history).with_expiry(Expiry::Clear);
+    commit(&svc.aws.store, change, None).await?;
     tracing::info!(credential_id = %record.id, "credential restored");
     svc.aws
         .events

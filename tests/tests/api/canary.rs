@@ -177,7 +177,80 @@ async fn no_secret_value_leaves_through_any_endpoint_log_item_or_event() {
         .await;
     assert_eq!(reply.status, 400);
     app.get("alice", "/credentials").await;
-    app.call(Method::DELETE, &pg, Some(&token), None, &[]).await;
+
+    // Sharing: every role reads everything it may read; every sharing endpoint answers.
+    for id in &ids {
+        let path = format!("/credentials/{id}");
+        for (who, role) in [
+            ("user/adam", "admin"),
+            ("user/olga", "operator"),
+            ("user/carl", "collaborator"),
+            ("team/data", "collaborator"),
+            ("user/temp", "collaborator"),
+        ] {
+            let r = app
+                .call(
+                    Method::PUT,
+                    &format!("{path}/accessors/{who}"),
+                    Some(&token),
+                    Some(&json!({"role": role})),
+                    &[],
+                )
+                .await;
+            assert_eq!(r.status, 201, "{}", r.text);
+        }
+        app.call(
+            Method::DELETE,
+            &format!("{path}/accessors/user/temp"),
+            Some(&token),
+            None,
+            &[],
+        )
+        .await;
+        app.post(
+            "carl",
+            &format!("{path}/usages"),
+            &json!({"kind": "source", "resource_id": "orders"}),
+        )
+        .await;
+        let tina = app.jwt.token("tina", crate::helpers::ORG, &["data"], 3600);
+        for caller in [
+            app.token("adam"),
+            app.token("olga"),
+            app.token("carl"),
+            tina,
+            app.token("nora"),
+        ] {
+            for sub in ["", "/accessors", "/usages", "/history"] {
+                app.call(
+                    Method::GET,
+                    &format!("{path}{sub}"),
+                    Some(&caller),
+                    None,
+                    &[],
+                )
+                .await;
+            }
+            app.call(Method::GET, "/credentials", Some(&caller), None, &[])
+                .await;
+        }
+    }
+    let moved = app
+        .post(
+            "alice",
+            &format!("/credentials/{}/owner", ids[1]),
+            &json!({"user": "adam"}),
+        )
+        .await;
+    assert_eq!(moved.status, 200);
+    app.call(
+        Method::DELETE,
+        &format!("{pg}?force=true"),
+        Some(&token),
+        None,
+        &[],
+    )
+    .await;
     app.get("alice", "/credentials?deleted=true").await;
     app.post("alice", &format!("{pg}/restore"), &json!({}))
         .await;
@@ -207,7 +280,15 @@ async fn no_secret_value_leaves_through_any_endpoint_log_item_or_event() {
         "the bus carried events: {}",
         events.len()
     );
-    assert!(events.iter().any(|e| e.contains("CredentialCreated")));
+    for kind in [
+        "CredentialCreated",
+        "CredentialShared",
+        "CredentialAccessRevoked",
+        "CredentialOwnerChanged",
+        "CredentialDeleted",
+    ] {
+        assert!(events.iter().any(|e| e.contains(kind)), "{kind} on the bus");
+    }
     let events = events.join("\n");
     assert!(!logs.is_empty(), "handlers logged something");
     for c in &canaries {

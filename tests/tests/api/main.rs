@@ -12,3 +12,5 @@ mod crash;
 mod crud;
 mod gateway;
 mod lifecycle;
+mod matrix;
+mod sharing;

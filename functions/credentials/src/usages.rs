@@ -1,0 +1,178 @@
+//! Which data sources and destinations use a credential. Anyone who may use the credential may
+//! attach it; a usage is detached by whoever attached it, or an admin.
+
+use lambda_http::{Body, Request, Response};
+use latchkey_shared::access::{load_for, refuse_deleted};
+use latchkey_shared::authz::{authorize, Action};
+use latchkey_shared::domain::{parse_external_id, Caller};
+use latchkey_shared::error::ApiError;
+use latchkey_shared::http::{json_object, json_response, path_param};
+use latchkey_shared::record::{rfc3339, HistoryAction, HistoryEntry};
+use latchkey_shared::store::{Usage, UsageChange};
+use serde_json::{json, Value};
+use time::OffsetDateTime;
+
+use crate::read::{decode_token, encode_token, invalid_token, page_limit};
+use crate::Service;
+
+const KINDS: [&str; 2] = ["source", "destination"];
+
+fn kind(raw: &str) -> Result<String, ApiError> {
+    KINDS.contains(&raw).then(|| raw.to_owned()).ok_or_else(|| {
+        ApiError::bad_request("invalid_field", "`kind` must be source or destination")
+    })
+}
+
+fn view(u: &Usage) -> Value {
+    json!({
+        "kind": u.kind, "resource_id": u.resource_id, "name": u.name,
+        "added_by": u.added_by, "added_at": rfc3339(u.added_at),
+    })
+}
+
+fn gone() -> ApiError {
+    ApiError::conflict("credential_changed", "the credential was deleted meanwhile")
+}
+
+pub async fn list(
+    svc: &Service,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
+    let (record, _) = load_for(&svc.aws.store, req, caller, Action::ViewUsages).await?;
+    let limit = page_limit(req)?;
+    let after = decode_token(req)?;
+    if after.as_deref().is_some_and(|sk| !sk.starts_with("USE#")) {
+        return Err(invalid_token());
+    }
+    let (usages, next) = svc
+        .aws
+        .store
+        .usages(&record.id, limit as i32, after)
+        .await?;
+    let items: Vec<Value> = usages.iter().map(view).collect();
+    Ok(json_response(
+        200,
+        &json!({ "items": items, "next_token": next.map(|sk| encode_token(&sk)) }),
+    ))
+}
+
+/// `{kind, resource_id, name?}`. Attaching what is already attached answers 200 with it.
+pub async fn attach(
+    svc: &Service,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
+    let (record, _) = load_for(&svc.aws.store, req, caller, Action::AttachUsage).await?;
+    refuse_deleted(&record)?;
+    let body = json_object(req)?;
+    let mut usage = Usage {
+        kind: String::new(),
+        resource_id: String::new(),
+        name: None,
+        added_by: caller.as_actor(),
+        added_at: OffsetDateTime::now_utc(),
+    };
+    for (key, value) in &body {
+        let text = value.as_str();
+        match (key.as_str(), text) {
+            ("kind", Some(k)) => usage.kind = kind(k)?,
+            ("resource_id", Some(r)) => usage.resource_id = parse_external_id("`resource_id`", r)?,
+            ("name", Some(n)) if (1..=200).contains(&n.chars().count()) => {
+                usage.name = Some(n.to_owned())
+            }
+            ("kind" | "resource_id" | "name", _) => {
+                return Err(ApiError::bad_request(
+                    "invalid_field",
+                    format!("`{key}` must be a short string"),
+                ))
+            }
+            _ => {
+                return Err(ApiError::bad_request(
+                    "unknown_field",
+                    "a usage holds only kind, resource_id and name",
+                ))
+            }
+        }
+    }
+    if usage.kind.is_empty() || usage.resource_id.is_empty() {
+        return Err(ApiError::bad_request(
+            "missing_field",
+            "a usage needs kind and resource_id",
+        ));
+    }
+    if let Some(existing) = svc
+        .aws
+        .store
+        .usage(&record.id, &usage.kind, &usage.resource_id)
+        .await?
+    {
+        return Ok(json_response(200, &view(&existing)));
+    }
+    let history = HistoryEntry::new(
+        HistoryAction::UsageAdded,
+        &caller.as_actor(),
+        usage.added_at,
+    )
+    .with_usage(format!("{}:{}", usage.kind, usage.resource_id));
+    if !svc
+        .aws
+        .store
+        .write_usage(&record.id, UsageChange::Add(&usage), &history)
+        .await?
+    {
+        return Err(gone());
+    }
+    Ok(json_response(201, &view(&usage)))
+}
+
+pub async fn detach(
+    svc: &Service,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
+    // Visibility first (404 for strangers), then whether this caller may detach this usage.
+    let (record, _) = load_for(&svc.aws.store, req, caller, Action::ViewUsages).await?;
+    refuse_deleted(&record)?;
+    let kind = kind(&path_param(req, "kind").unwrap_or_default())?;
+    let resource_id = parse_external_id(
+        "the resource id",
+        &path_param(req, "rid").unwrap_or_default(),
+    )?;
+    let usage = svc
+        .aws
+        .store
+        .usage(&record.id, &kind, &resource_id)
+        .await?
+        .ok_or_else(|| {
+            ApiError::client(404, "usage_not_found", "this credential has no such usage")
+        })?;
+    let attached_by_caller = usage.added_by == caller.as_actor();
+    authorize(
+        &record.acl,
+        &record.org_id,
+        caller,
+        Action::DetachUsage { attached_by_caller },
+    )?;
+    let history = HistoryEntry::new(
+        HistoryAction::UsageRemoved,
+        &caller.as_actor(),
+        OffsetDateTime::now_utc(),
+    )
+    .with_usage(format!("{kind}:{resource_id}"));
+    let change = UsageChange::Remove {
+        kind: &kind,
+        resource_id: &resource_id,
+    };
+    if !svc
+        .aws
+        .store
+        .write_usage(&record.id, change, &history)
+        .await?
+    {
+        return Err(gone());
+    }
+    let mut resp = Response::new(Body::Empty);
+    *resp.status_mut() = lambda_http::http::StatusCode::NO_CONTENT;
+    Ok(resp)
+}

@@ -1,0 +1,91 @@
+//! What every function does around a change to one credential: find it from the path, check
+//! the caller may act, refuse a deleted one, commit conditioned on the version read.
+
+use lambda_http::Request;
+use time::OffsetDateTime;
+
+use crate::authz::{authorize, Action};
+use crate::domain::{Caller, CredentialId, Role};
+use crate::error::ApiError;
+use crate::http::path_param;
+use crate::record::{rfc3339, CredentialRecord};
+use crate::store::{Change, Store, WriteOutcome};
+
+/// The credential named by the `{id}` path parameter, validated before any lookup.
+pub async fn load(store: &Store, req: &Request) -> Result<CredentialRecord, ApiError> {
+    let raw = path_param(req, "id").unwrap_or_default();
+    let id = CredentialId::parse(&raw)?;
+    store.get(&id).await?.ok_or_else(ApiError::not_found)
+}
+
+/// Loads the credential and checks `action`; a deleted credential answers 410 unless
+/// `allow_deleted` (restore, history).
+pub async fn load_for(
+    store: &Store,
+    req: &Request,
+    caller: &Caller,
+    action: Action,
+) -> Result<(CredentialRecord, Role), ApiError> {
+    let record = load(store, req).await?;
+    let role = authorize(&record.acl, &record.org_id, caller, action)?;
+    Ok((record, role))
+}
+
+/// What any operation but restore and history answers on a deleted credential, to callers who
+/// had access to it (others get 404 as always).
+pub fn refuse_deleted(record: &CredentialRecord) -> Result<(), ApiError> {
+    if !record.is_deleted() {
+        return Ok(());
+    }
+    Err(ApiError::client(
+        410,
+        "credential_deleted",
+        format!(
+            "this credential was deleted; POST /credentials/{}/restore brings it back until {}",
+            record.id,
+            record.purge_at.map(rfc3339).unwrap_or_default()
+        ),
+    ))
+}
+
+fn stale(current: Option<u64>) -> ApiError {
+    let now = current
+        .map(|v| format!(" (now version {v})"))
+        .unwrap_or_default();
+    ApiError::client(
+        412,
+        "version_mismatch",
+        format!("the credential changed since you read it{now}; read it again and retry"),
+    )
+}
+
+/// Fails early on a stale `If-Match`; the conditional write checks again at commit.
+pub fn check_if_match(expected: Option<u64>, record: &CredentialRecord) -> Result<(), ApiError> {
+    match expected {
+        Some(v) if v != record.version => Err(stale(Some(record.version))),
+        _ => Ok(()),
+    }
+}
+
+/// Marks a record as changed by `caller` now, as its next version.
+pub fn touch(record: &mut CredentialRecord, caller: &Caller, now: OffsetDateTime) {
+    record.version += 1;
+    record.updated_at = now;
+    record.updated_by = caller.as_actor();
+}
+
+/// Commits a change and maps a lost race to 412 (the caller named a version) or 409.
+pub async fn commit(
+    store: &Store,
+    change: Change<'_>,
+    if_match: Option<u64>,
+) -> Result<(), ApiError> {
+    match store.write(change).await? {
+        WriteOutcome::Written => Ok(()),
+        WriteOutcome::VersionConflict if if_match.is_some() => Err(stale(None)),
+        _ => Err(ApiError::conflict(
+            "edit_conflict",
+            "someone else changed the credential at the same moment; read it again and retry",
+        )),
+    }
+}
