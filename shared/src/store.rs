@@ -320,14 +320,28 @@ impl Store {
         limit: i32,
         after: Option<String>,
     ) -> Result<(Vec<HistoryEntry>, Option<String>), ApiError> {
+        self.page_of(id, "HIST#", false, limit, after).await
+    }
+
+    /// One page of a credential's items whose sort key starts with `prefix`, and the sort key
+    /// to continue after, if any.
+    async fn page_of<T: serde::de::DeserializeOwned>(
+        &self,
+        id: &CredentialId,
+        prefix: &str,
+        ascending: bool,
+        limit: i32,
+        after: Option<String>,
+    ) -> Result<(Vec<T>, Option<String>), ApiError> {
         let mut query = self
             .client
             .query()
             .table_name(&self.table)
-            .key_condition_expression("pk = :pk AND begins_with(sk, :hist)")
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
             .expression_attribute_values(":pk", s(cred_pk(id)))
-            .expression_attribute_values(":hist", s("HIST#"))
-            .scan_index_forward(false)
+            .expression_attribute_values(":prefix", s(prefix))
+            .scan_index_forward(ascending)
+            .consistent_read(true)
             .limit(limit);
         if let Some(sk) = after {
             query = query
@@ -340,8 +354,10 @@ impl Store {
             .and_then(|k| k.get("sk"))
             .and_then(|v| v.as_s().ok())
             .cloned();
-        let entries = serde_dynamo::from_items(out.items.unwrap_or_default())?;
-        Ok((entries, next))
+        Ok((
+            serde_dynamo::from_items(out.items.unwrap_or_default())?,
+            next,
+        ))
     }
 
     /// Credential ids granted to `principal`, ascending, strictly after `after`.
@@ -526,30 +542,7 @@ impl Store {
         limit: i32,
         after: Option<String>,
     ) -> Result<(Vec<Usage>, Option<String>), ApiError> {
-        let mut query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk AND begins_with(sk, :use)")
-            .expression_attribute_values(":pk", s(cred_pk(id)))
-            .expression_attribute_values(":use", s("USE#"))
-            .consistent_read(true)
-            .limit(limit);
-        if let Some(sk) = after {
-            query = query
-                .exclusive_start_key("pk", s(cred_pk(id)))
-                .exclusive_start_key("sk", s(sk));
-        }
-        let out = query.send().await.map_err(sdk)?;
-        let next = out
-            .last_evaluated_key()
-            .and_then(|k| k.get("sk"))
-            .and_then(|v| v.as_s().ok())
-            .cloned();
-        Ok((
-            serde_dynamo::from_items(out.items.unwrap_or_default())?,
-            next,
-        ))
+        self.page_of(id, "USE#", true, limit, after).await
     }
 
     /// How many data sources and destinations use the credential.
