@@ -16,6 +16,12 @@ pub enum Action {
     ViewUsages,
     /// Attach the credential to a data source or destination.
     AttachUsage,
+    /// Test the connection (and record the result as the credential's status).
+    Test,
+    /// Receive the connection material, secrets included, for a data flow (resolve function).
+    Use,
+    /// Report that a data flow failed to authenticate.
+    ReportFailure,
     /// Detach a usage; anyone who may use the credential may undo their own attachment.
     DetachUsage {
         attached_by_caller: bool,
@@ -39,6 +45,7 @@ impl Action {
         use Action::*;
         match self {
             View | ViewHistory | ViewAccessors | ViewUsages | AttachUsage => Role::Collaborator,
+            Test | Use | ReportFailure => Role::Collaborator,
             DetachUsage {
                 attached_by_caller: true,
             } => Role::Collaborator,
@@ -73,6 +80,9 @@ impl Action {
             ViewAccessors => "see who can access it",
             ViewUsages => "see where it is used",
             AttachUsage => "use it in a data source or destination",
+            Test => "test it",
+            Use => "use it in a data flow",
+            ReportFailure => "report a failure of it",
             DetachUsage { .. } => "detach a usage someone else attached",
             Edit => "edit it",
             Delete => "delete it",

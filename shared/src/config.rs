@@ -1,6 +1,9 @@
 //! Configuration read once at cold start. A missing or malformed variable fails fast.
 
 use std::env;
+use std::time::Duration;
+
+use crate::guard::OutboundGuard;
 
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -10,6 +13,12 @@ pub struct Config {
     pub recovery_window_days: u16,
     /// The orphan sweep leaves younger secrets alone: their create may still be in flight.
     pub orphan_min_age_minutes: u32,
+    /// Networks exempt from the outbound guard (`LATCHKEY_OUTBOUND_ALLOW`, empty by default).
+    pub outbound_guard: OutboundGuard,
+    /// Total time one connection test may take (`LATCHKEY_TEST_TIMEOUT_SECONDS`, default 10).
+    pub test_timeout: Duration,
+    /// Where Snowflake logins go; `{account}` is replaced (`LATCHKEY_SNOWFLAKE_BASE_URL`).
+    pub snowflake_base_url: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -53,7 +62,28 @@ impl Config {
                 )
             })?,
         };
+        let outbound_guard = OutboundGuard::parse(
+            &get("LATCHKEY_OUTBOUND_ALLOW").unwrap_or_default(),
+        )
+        .map_err(|_| ConfigError::Invalid("LATCHKEY_OUTBOUND_ALLOW", "comma-separated CIDRs"))?;
+        let test_timeout = match get("LATCHKEY_TEST_TIMEOUT_SECONDS") {
+            None => Duration::from_secs(10),
+            Some(v) => v
+                .parse::<u64>()
+                .ok()
+                .filter(|s| (1..=60).contains(s))
+                .map(Duration::from_secs)
+                .ok_or(ConfigError::Invalid(
+                    "LATCHKEY_TEST_TIMEOUT_SECONDS",
+                    "whole seconds from 1 to 60",
+                ))?,
+        };
         Ok(Self {
+            outbound_guard,
+            test_timeout,
+            snowflake_base_url: get("LATCHKEY_SNOWFLAKE_BASE_URL")
+                .filter(|v| !v.is_empty())
+                .unwrap_or_else(|| "https://{account}.snowflakecomputing.com".into()),
             orphan_min_age_minutes,
             table: required("LATCHKEY_TABLE")?,
             secret_prefix: required("LATCHKEY_SECRET_PREFIX")?,

@@ -7,10 +7,14 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod events;
+pub mod guard;
 pub mod http;
 pub mod record;
 pub mod store;
 pub mod telemetry;
+#[cfg(feature = "testers")]
+pub mod testers;
+pub mod validity;
 pub mod vault;
 
 /// AWS clients built once at cold start from the standard environment (`AWS_ENDPOINT_URL` and

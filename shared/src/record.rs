@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use time::OffsetDateTime;
 
 use crate::domain::{Acl, CredentialId, Role, Status};
+use crate::validity::{Trigger, Verdict};
 
 /// The credential's metadata item. Secret values live in Secrets Manager; this holds only the
 /// names of the secret fields that are set and the secret version that holds their values.
@@ -31,7 +32,7 @@ pub struct CredentialRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status_reason: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status_trigger: Option<String>,
+    pub status_trigger: Option<Trigger>,
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
@@ -145,6 +146,15 @@ pub struct HistoryEntry {
     /// Which data source or destination a usage entry is about (`source:orders-db`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage: Option<String>,
+    /// Tests and status changes: what was observed and what it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<Verdict>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<Status>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trigger: Option<Trigger>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -160,6 +170,14 @@ pub enum HistoryAction {
     OwnerChanged,
     UsageAdded,
     UsageRemoved,
+    /// A connection test ran (whatever its result).
+    Tested,
+    /// The validity status changed.
+    StatusChanged,
+    /// A data flow received the connection material.
+    Used,
+    /// A data flow reported that authentication failed.
+    FlowFailureReported,
 }
 
 impl HistoryEntry {
@@ -172,7 +190,25 @@ impl HistoryEntry {
             principal: None,
             role: None,
             usage: None,
+            result: None,
+            status: None,
+            code: None,
+            trigger: None,
         }
+    }
+
+    pub fn observed(
+        mut self,
+        result: Option<Verdict>,
+        status: Option<Status>,
+        code: &str,
+        trigger: Trigger,
+    ) -> Self {
+        self.result = result;
+        self.status = status;
+        self.code = Some(code.to_owned());
+        self.trigger = Some(trigger);
+        self
     }
 
     pub fn about(mut self, principal: &str, role: Option<Role>) -> Self {
@@ -204,6 +240,16 @@ impl HistoryEntry {
         }
         if let Some(u) = &self.usage {
             v["usage"] = json!(u);
+        }
+        for (key, value) in [
+            ("result", json!(self.result)),
+            ("status", json!(self.status)),
+            ("code", json!(self.code)),
+            ("trigger", json!(self.trigger)),
+        ] {
+            if !value.is_null() {
+                v[key] = value;
+            }
         }
         v
     }

@@ -63,7 +63,8 @@ pub struct Change<'a> {
     pub record: &'a CredentialRecord,
     /// `None` for a create (the item must not exist yet).
     pub expected_version: Option<u64>,
-    pub history: HistoryEntry,
+    /// History lines written with the change (at least one).
+    pub history: Vec<HistoryEntry>,
     /// Expiry to set on the credential's items (soft delete) or clear (restore).
     pub expiry: Expiry,
     /// Which grant items to (re)write from the record's ACL: all of them, or only these.
@@ -89,7 +90,7 @@ impl<'a> Change<'a> {
         Self {
             record,
             expected_version: Some(expected_version),
-            history,
+            history: vec![history],
             expiry: Expiry::Keep,
             grants: Grants::Only(Vec::new()),
             revoked: Vec::new(),
@@ -104,6 +105,12 @@ impl<'a> Change<'a> {
             grants: Grants::All,
             ..Self::update(record, 0, history)
         }
+    }
+
+    /// One more history line in the same transaction.
+    pub fn and_history(mut self, entry: HistoryEntry) -> Self {
+        self.history.push(entry);
+        self
     }
 
     /// Sets (or clears) the expiry of the metadata and every grant item.
@@ -241,17 +248,19 @@ impl Store {
             items.push(TransactWriteItem::builder().delete(delete).build());
         }
 
-        items.push(
-            TransactWriteItem::builder()
-                .put(self.history_put(&record.id, &change.history)?)
-                .build(),
-        );
+        for entry in &change.history {
+            items.push(
+                TransactWriteItem::builder()
+                    .put(self.history_put(&record.id, entry)?)
+                    .build(),
+            );
+        }
 
         if let Some((key, idem)) = change.idempotency {
             let mut item: Item = serde_dynamo::to_item(idem)?;
             item.insert("pk".into(), s(key));
             item.insert("sk".into(), s("IDEM"));
-            let expires = change.history.at + time::Duration::hours(IDEMPOTENCY_RETENTION_HOURS);
+            let expires = record.created_at + time::Duration::hours(IDEMPOTENCY_RETENTION_HOURS);
             item.insert("ttl".into(), n(expires.unix_timestamp()));
             let put = Put::builder()
                 .table_name(&self.table)
@@ -298,6 +307,23 @@ impl Store {
                 }
             }
         }
+    }
+
+    /// A history line on its own (a use, which changes nothing else).
+    pub async fn append_history(
+        &self,
+        id: &CredentialId,
+        entry: &HistoryEntry,
+    ) -> Result<(), ApiError> {
+        let put = self.history_put(id, entry)?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(put.item))
+            .send()
+            .await
+            .map_err(sdk)?;
+        Ok(())
     }
 
     fn history_put(&self, id: &CredentialId, entry: &HistoryEntry) -> Result<Put, ApiError> {

@@ -57,6 +57,13 @@ fn handler_for(
                 Box::pin(async move { service.handle(req).await })
             }))
         }
+        "test-connection" => {
+            let service = Arc::new(latchkey_test_connection::Service::new(aws, &config));
+            Ok(Arc::new(move |req| {
+                let service = service.clone();
+                Box::pin(async move { service.handle(req).await })
+            }))
+        }
         other => Err(format!("no local handler for function binary `{other}`").into()),
     }
 }

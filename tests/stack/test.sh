@@ -6,7 +6,12 @@ cd "$(dirname "$0")/../.."
 
 started=()
 cleanup() {
-  for s in "${started[@]}"; do tests/stack/emulator.sh stop || true; done
+  for s in "${started[@]}"; do
+    case "$s" in
+    emulator) tests/stack/emulator.sh stop || true ;;
+    servers) tests/stack/servers.sh stop || true ;;
+    esac
+  done
 }
 trap cleanup EXIT
 
@@ -14,6 +19,10 @@ if ! curl -sf -o /dev/null "http://127.0.0.1:${LATCHKEY_EMULATOR_PORT:-4566}/mot
   tests/stack/emulator.sh start
   started+=(emulator)
 fi
+
+# Real servers for the connection tests (PostgreSQL, MariaDB, FTP, SSH, signing S3).
+tests/stack/servers.sh start
+started+=(servers)
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings

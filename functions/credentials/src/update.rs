@@ -87,7 +87,7 @@ pub async fn patch(
         next.status = Status::Untested;
         next.status_code = Some("edited".into());
         next.status_reason = Some("connection details changed since the last test".into());
-        next.status_trigger = Some("edit".into());
+        next.status_trigger = Some(latchkey_shared::validity::Trigger::Edit);
         next.status_changed_at = Some(now);
     }
     touch(&mut next, caller, now);

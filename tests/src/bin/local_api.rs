@@ -41,7 +41,13 @@ async fn main() -> Result<(), latchkey_tests::Error> {
         .and_then(|p| p.parse().ok())
         .unwrap_or(3000);
     let stack_name = std::env::var("LATCHKEY_STACK").unwrap_or_else(|_| "latchkey-local".into());
-    let stack = LocalStack::up(&stack_name, BTreeMap::new()).await?;
+    // The outbound guard's allow-list is a template parameter; locally it comes from the
+    // environment, so `LATCHKEY_OUTBOUND_ALLOW=127.0.0.1/32 make run` can test local servers.
+    let overrides = BTreeMap::from([(
+        "OutboundAllow".to_string(),
+        std::env::var("LATCHKEY_OUTBOUND_ALLOW").unwrap_or_default(),
+    )]);
+    let stack = LocalStack::up(&stack_name, overrides).await?;
     let jwt = DevJwt::from_env();
     let gateway = Arc::new(stack.gateway(jwt.clone())?.with_access_log());
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;

@@ -77,7 +77,17 @@ pub struct TestApp {
 }
 
 impl TestApp {
+    /// A stack whose outbound guard allows loopback, so tests reach the local test servers.
     pub async fn spawn() -> TestApp {
+        Self::spawn_with_outbound_allow("127.0.0.1/32,::1/128").await
+    }
+
+    /// A stack with the production guard: nothing private, loopback or link-local.
+    pub async fn spawn_guarded() -> TestApp {
+        Self::spawn_with_outbound_allow("").await
+    }
+
+    async fn spawn_with_outbound_allow(allow: &str) -> TestApp {
         capture_logs();
         let stage = format!(
             "t{}",
@@ -87,6 +97,11 @@ impl TestApp {
         let overrides = BTreeMap::from([
             ("Stage".to_string(), stage.clone()),
             ("SecretPrefix".to_string(), secret_prefix.clone()),
+            ("OutboundAllow".to_string(), allow.to_string()),
+            (
+                "SnowflakeBaseUrl".to_string(),
+                format!("{}/snowflake/{{account}}", crate::test_servers::base_url()),
+            ),
         ]);
         let stack = LocalStack::up(&format!("lk-{stage}"), overrides)
             .await

@@ -4,10 +4,12 @@
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
 mod helpers;
+mod test_servers;
 
 mod bad_input;
 mod canary;
 mod concurrency;
+mod connections;
 mod crash;
 mod crud;
 mod gateway;

@@ -1,0 +1,232 @@
+//! The resolve function: the only way secrets leave Latchkey towards the data platform.
+//!
+//! `{"action": "resolve", "credential_id", "principal": {"user", "org_id", "teams"}, "usage": {"kind", "resource_id"}}`
+//! returns the connection material to a principal with at least collaborator access and writes
+//! a `used` history line. `{"action": "report_failure", "credential_id", "principal", "version"?}`
+//! marks the credential invalid (`flow_auth_failed`). Answers are JSON; refusals carry
+//! `{"error": {"code", "message"}}` as on the HTTP API.
+
+use latchkey_shared::access::refuse_deleted;
+use latchkey_shared::authz::{authorize, Action};
+use latchkey_shared::config::Config;
+use latchkey_shared::domain::{parse_external_id, Caller, CredentialId};
+use latchkey_shared::error::ApiError;
+use latchkey_shared::record::{CredentialRecord, HistoryAction, HistoryEntry};
+use latchkey_shared::validity::{self, Observation, Recorded, Trigger, Verdict};
+use latchkey_shared::Backends;
+use secrecy::ExposeSecret;
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use time::OffsetDateTime;
+
+pub struct Resolver {
+    aws: Backends,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Principal {
+    user: String,
+    org_id: String,
+    #[serde(default)]
+    teams: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Usage {
+    kind: String,
+    resource_id: String,
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
+enum Request {
+    Resolve {
+        credential_id: String,
+        principal: Principal,
+        #[serde(default)]
+        usage: Option<Usage>,
+    },
+    ReportFailure {
+        credential_id: String,
+        principal: Principal,
+        #[serde(default)]
+        usage: Option<Usage>,
+        /// The version the flow resolved; a report about an older one is ignored.
+        #[serde(default)]
+        version: Option<u64>,
+    },
+}
+
+impl Principal {
+    fn caller(&self) -> Result<Caller, ApiError> {
+        Ok(Caller {
+            user_id: parse_external_id("principal.user", &self.user)?,
+            org_id: parse_external_id("principal.org_id", &self.org_id)?,
+            teams: self
+                .teams
+                .iter()
+                .map(|t| parse_external_id("principal.teams", t))
+                .collect::<Result<_, _>>()?,
+        })
+    }
+}
+
+impl Usage {
+    fn label(&self) -> Result<String, ApiError> {
+        if !matches!(self.kind.as_str(), "source" | "destination") {
+            return Err(ApiError::bad_request(
+                "invalid_field",
+                "usage.kind must be source or destination",
+            ));
+        }
+        Ok(format!(
+            "{}:{}",
+            self.kind,
+            parse_external_id("usage.resource_id", &self.resource_id)?
+        ))
+    }
+}
+
+impl Resolver {
+    pub fn new(aws: &aws_config::SdkConfig, config: &Config) -> Self {
+        Self {
+            aws: Backends::new(aws, config),
+        }
+    }
+
+    /// Always answers; an unexpected failure is logged and answered generically.
+    pub async fn handle(&self, event: Value) -> Value {
+        match self.dispatch(event).await {
+            Ok(v) => v,
+            Err(e) => {
+                if let ApiError::Internal(inner) = &e {
+                    tracing::error!(error = %inner, "resolve failed");
+                }
+                json!({ "error": { "code": e.code(), "message": e.public_message() } })
+            }
+        }
+    }
+
+    async fn dispatch(&self, event: Value) -> Result<Value, ApiError> {
+        // serde's messages can quote values; this payload has none worth quoting.
+        let request: Request = serde_json::from_value(event).map_err(|_| {
+            ApiError::bad_request(
+                "invalid_request",
+                "expected {action: resolve|report_failure, credential_id, principal: {user, org_id, teams}, usage?: {kind, resource_id}}",
+            )
+        })?;
+        match request {
+            Request::Resolve {
+                credential_id,
+                principal,
+                usage,
+            } => {
+                self.resolve(&credential_id, &principal.caller()?, usage)
+                    .await
+            }
+            Request::ReportFailure {
+                credential_id,
+                principal,
+                usage,
+                version,
+            } => {
+                self.report_failure(&credential_id, &principal.caller()?, usage, version)
+                    .await
+            }
+        }
+    }
+
+    async fn load(
+        &self,
+        raw_id: &str,
+        caller: &Caller,
+        action: Action,
+    ) -> Result<CredentialRecord, ApiError> {
+        let id = CredentialId::parse(raw_id)?;
+        let record = self
+            .aws
+            .store
+            .get(&id)
+            .await?
+            .ok_or_else(ApiError::not_found)?;
+        authorize(&record.acl, &record.org_id, caller, action)?;
+        refuse_deleted(&record)?;
+        Ok(record)
+    }
+
+    async fn resolve(
+        &self,
+        raw_id: &str,
+        caller: &Caller,
+        usage: Option<Usage>,
+    ) -> Result<Value, ApiError> {
+        let record = self.load(raw_id, caller, Action::Use).await?;
+        let usage = usage.map(|u| u.label()).transpose()?;
+        let secrets = self
+            .aws
+            .vault
+            .read(&record.id, &record.secret_version)
+            .await?;
+        let mut entry = HistoryEntry::new(
+            HistoryAction::Used,
+            &caller.as_actor(),
+            OffsetDateTime::now_utc(),
+        );
+        if let Some(u) = &usage {
+            entry = entry.with_usage(u.clone());
+        }
+        self.aws.store.append_history(&record.id, &entry).await?;
+        tracing::info!(credential_id = %record.id, usage = usage.as_deref().unwrap_or("-"), "connection material handed out");
+        let secret_values: Map<String, Value> = secrets
+            .0
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::String(v.expose_secret().to_owned())))
+            .collect();
+        Ok(json!({
+            "credential_id": record.id,
+            "version": record.version,
+            "connector": record.connector,
+            "auth_type": record.auth_type,
+            "status": record.status,
+            "fields": record.fields,
+            "secrets": secret_values,
+        }))
+    }
+
+    async fn report_failure(
+        &self,
+        raw_id: &str,
+        caller: &Caller,
+        usage: Option<Usage>,
+        version: Option<u64>,
+    ) -> Result<Value, ApiError> {
+        let record = self.load(raw_id, caller, Action::ReportFailure).await?;
+        let usage = usage.map(|u| u.label()).transpose()?;
+        if version.is_some_and(|v| v != record.version) {
+            return Ok(json!({ "recorded": "stale", "status": record.status }));
+        }
+        let observation = Observation::new(
+            Verdict::Invalid,
+            "flow_auth_failed",
+            match &usage {
+                Some(u) => format!("a data flow ({u}) failed to authenticate with this credential; check it and test it again"),
+                None => "a data flow failed to authenticate with this credential; check it and test it again".to_owned(),
+            },
+        );
+        let recorded = validity::record(
+            &self.aws,
+            &record,
+            &observation,
+            Trigger::Flow,
+            HistoryAction::FlowFailureReported,
+            &caller.as_actor(),
+        )
+        .await?;
+        Ok(json!({
+            "recorded": match recorded { Recorded::Transition(..) => "transition", Recorded::Unchanged => "unchanged", Recorded::Stale => "stale" },
+            "status": observation.status(),
+        }))
+    }
+}

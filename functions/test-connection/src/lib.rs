@@ -1,0 +1,135 @@
+//! The test-connection function: `POST /credentials/{id}/test` tests a saved credential and
+//! records the verdict as its status; `POST /credentials/test` tests an unsaved one (the form a
+//! user is filling in) and stores nothing.
+
+use lambda_http::{Body, Request, Response};
+use latchkey_shared::access::{load_for, refuse_deleted};
+use latchkey_shared::authz::Action;
+use latchkey_shared::catalog::catalog;
+use latchkey_shared::config::Config;
+use latchkey_shared::domain::Caller;
+use latchkey_shared::error::ApiError;
+use latchkey_shared::http::{self, json_object, json_response, respond};
+use latchkey_shared::record::HistoryAction;
+use latchkey_shared::testers::{Target, Testers};
+use latchkey_shared::validity::{self, Recorded, Trigger};
+use latchkey_shared::Backends;
+use serde_json::{json, Map, Value};
+
+pub struct Service {
+    aws: Backends,
+    testers: Testers,
+}
+
+impl Service {
+    pub fn new(aws: &aws_config::SdkConfig, config: &Config) -> Self {
+        Self {
+            aws: Backends::new(aws, config),
+            testers: Testers::new(
+                config.outbound_guard.clone(),
+                config.test_timeout,
+                config.snowflake_base_url.clone(),
+            ),
+        }
+    }
+
+    /// Answers every request with a response; only a broken runtime is an `Err`.
+    pub async fn handle(&self, req: Request) -> Result<Response<Body>, lambda_http::Error> {
+        Ok(respond(self.route(&req).await))
+    }
+
+    #[tracing::instrument(skip_all, fields(route = http::route_key(req)))]
+    async fn route(&self, req: &Request) -> Result<Response<Body>, ApiError> {
+        let caller = http::caller(req)?;
+        match http::route_key(req) {
+            "POST /credentials/{id}/test" => self.test_saved(&caller, req).await,
+            "POST /credentials/test" => self.test_unsaved(req).await,
+            other => Err(ApiError::client(
+                404,
+                "route_not_found",
+                format!("this function does not serve `{other}`"),
+            )),
+        }
+    }
+
+    async fn test_saved(&self, caller: &Caller, req: &Request) -> Result<Response<Body>, ApiError> {
+        let (record, _) = load_for(&self.aws.store, req, caller, Action::Test).await?;
+        refuse_deleted(&record)?;
+        let secrets = self
+            .aws
+            .vault
+            .read(&record.id, &record.secret_version)
+            .await?;
+        let report = self
+            .testers
+            .test(&Target {
+                connector: &record.connector,
+                auth_type: &record.auth_type,
+                fields: &record.fields,
+                secrets: &secrets,
+            })
+            .await;
+        let recorded = validity::record(
+            &self.aws,
+            &record,
+            &report.observation,
+            Trigger::Test,
+            HistoryAction::Tested,
+            &caller.as_actor(),
+        )
+        .await?;
+        tracing::info!(credential_id = %record.id, result = ?report.observation.result, code = %report.observation.code, "credential tested");
+        let status = match &recorded {
+            Recorded::Transition(_, to) => *to,
+            _ => report.observation.status().unwrap_or(record.status),
+        };
+        let mut body = serde_json::to_value(&report)?;
+        body["status"] = json!(status);
+        body["status_recorded"] = json!(recorded != Recorded::Stale);
+        Ok(json_response(200, &body))
+    }
+
+    /// `{connector, auth_type?, fields}`: validated like a create, tested, forgotten.
+    async fn test_unsaved(&self, req: &Request) -> Result<Response<Body>, ApiError> {
+        let body = json_object(req)?;
+        if let Some(key) = body
+            .keys()
+            .find(|k| !matches!(k.as_str(), "connector" | "auth_type" | "fields"))
+        {
+            return Err(ApiError::bad_request(
+                "unknown_field",
+                format!(
+                    "unknown field {}; the body holds connector, auth_type and fields",
+                    latchkey_shared::catalog::echoable_name(key)
+                ),
+            ));
+        }
+        let connector = body
+            .get("connector")
+            .and_then(Value::as_str)
+            .ok_or_else(|| ApiError::bad_request("missing_field", "the body needs connector"))?;
+        let connector = catalog().connector(connector)?;
+        let auth = connector.auth_type(body.get("auth_type").and_then(Value::as_str))?;
+        let fields: Map<String, Value> = match body.get("fields") {
+            None => Map::new(),
+            Some(Value::Object(m)) => m.clone(),
+            Some(_) => {
+                return Err(ApiError::bad_request(
+                    "invalid_field",
+                    "`fields` must be an object",
+                ))
+            }
+        };
+        let valid = connector.validate_new(auth, &fields)?;
+        let report = self
+            .testers
+            .test(&Target {
+                connector: &connector.id,
+                auth_type: &auth.id,
+                fields: &valid.public,
+                secrets: &valid.secrets,
+            })
+            .await;
+        Ok(json_response(200, &serde_json::to_value(&report)?))
+    }
+}

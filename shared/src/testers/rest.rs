@@ -1,0 +1,298 @@
+//! REST APIs: a request to the validation URL with the credential's auth applied.
+//! 2xx is valid, 401/403 invalid, anything else inconclusive.
+
+use oauth2::basic::BasicClient;
+use oauth2::{ClientId, ClientSecret, RequestTokenError, Scope, TokenResponse, TokenUrl};
+use reqwest::dns::{Name, Resolve, Resolving};
+use reqwest::redirect::{Action, Attempt, Policy};
+use serde_json::Value;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{accepted, guard_observation, missing, rejected, unreachable, Target, Testers};
+use crate::guard::{GuardError, OutboundGuard};
+use crate::validity::Observation;
+
+const MAX_REDIRECTS: usize = 5;
+
+/// Every name reqwest connects to is resolved here, through the guard.
+struct GuardedResolver(Arc<OutboundGuard>);
+
+impl Resolve for GuardedResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        let guard = self.0.clone();
+        Box::pin(async move {
+            let addrs = guard.resolve(name.as_str(), 0).await?;
+            Ok(Box::new(addrs.into_iter())
+                as Box<dyn Iterator<Item = std::net::SocketAddr> + Send>)
+        })
+    }
+}
+
+fn ip_host(url: &url::Url) -> Option<IpAddr> {
+    match url.host()? {
+        url::Host::Ipv4(ip) => Some(IpAddr::V4(ip)),
+        url::Host::Ipv6(ip) => Some(IpAddr::V6(ip)),
+        url::Host::Domain(_) => None,
+    }
+}
+
+/// An HTTP client whose every connection, redirects included, passes the guard: names through
+/// the resolver, IP literals (which skip resolution) through the redirect policy and [`check_url`].
+pub fn guarded_client(guard: Arc<OutboundGuard>, timeout: Duration) -> reqwest::Client {
+    let policy_guard = guard.clone();
+    let policy = Policy::custom(move |attempt: Attempt| -> Action {
+        if attempt.previous().len() >= MAX_REDIRECTS {
+            return attempt.error(format!("more than {MAX_REDIRECTS} redirects"));
+        }
+        let refusal = ip_host(attempt.url()).and_then(|ip| {
+            let host = attempt.url().host_str().unwrap_or_default().to_owned();
+            policy_guard.check(&host, ip).err()
+        });
+        match refusal {
+            Some(e) => attempt.error(e),
+            None => attempt.follow(),
+        }
+    });
+    reqwest::Client::builder()
+        .dns_resolver(Arc::new(GuardedResolver(guard)))
+        .redirect(policy)
+        .no_proxy()
+        .timeout(timeout)
+        .user_agent(concat!("latchkey/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .expect("a client with a resolver and a redirect policy always builds")
+}
+
+impl Testers {
+    /// Checks a URL before any request: IP literals here, names when they are resolved.
+    pub(super) fn check_url(&self, raw: &str) -> Result<url::Url, Observation> {
+        let url = url::Url::parse(raw)
+            .map_err(|_| unreachable("invalid_url", "the URL does not parse"))?;
+        if let Some(ip) = ip_host(&url) {
+            self.guard
+                .check(url.host_str().unwrap_or_default(), ip)
+                .map_err(guard_observation)?;
+        }
+        Ok(url)
+    }
+}
+
+/// Why a request failed, in words and a code: a guard refusal, a timeout, or no connection.
+pub(super) fn request_failure(what: &str, e: &reqwest::Error) -> Observation {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if let Some(guard) = err.downcast_ref::<GuardError>() {
+            return guard_observation(guard.clone());
+        }
+        source = err.source();
+    }
+    if e.is_timeout() {
+        unreachable("timeout", format!("{what} did not answer in time"))
+    } else if e.is_redirect() {
+        unreachable("too_many_redirects", format!("{what} redirected too often"))
+    } else {
+        unreachable(
+            "connection_failed",
+            format!("could not reach {what}; check the URL and that the service is up"),
+        )
+    }
+}
+
+pub async fn test(t: &Testers, target: &Target<'_>) -> Observation {
+    let Some(raw) = target.text("validation_url") else {
+        return unreachable(
+            "not_testable",
+            "set validation_url to a cheap endpoint (user info, metadata, one record) to test this credential",
+        );
+    };
+    let url = match t.check_url(raw) {
+        Ok(u) => u,
+        Err(o) => return o,
+    };
+    let method = target.text("validation_method").unwrap_or("GET");
+    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap_or(reqwest::Method::GET);
+    let mut request = t.http.request(method, url);
+    for (name, value) in target
+        .fields
+        .get("headers")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
+        if let Some(v) = value.as_str() {
+            request = request.header(name, v);
+        }
+    }
+    request = match target.auth_type {
+        "none" => request,
+        "basic" => match (target.text("username"), target.secret("password")) {
+            (Some(user), Some(pass)) => request.basic_auth(user, Some(pass)),
+            _ => return missing("username and password"),
+        },
+        "api_key" => {
+            let Some(key) = target.secret("api_key") else { return missing("api_key") };
+            let name = target.text("api_key_name").unwrap_or("X-API-Key");
+            match target.text("api_key_in") {
+                Some("query") => request.query(&[(name, key)]),
+                _ => request.header(name, key),
+            }
+        }
+        "bearer" => match target.secret("token") {
+            Some(token) => request.bearer_auth(token),
+            None => return missing("token"),
+        },
+        "token_url" => match fetch_token(t, target).await {
+            Ok(token) => request.bearer_auth(token),
+            Err(o) => return o,
+        },
+        "oauth2_client_credentials" => match client_credentials(t, target).await {
+            Ok(token) => request.bearer_auth(token),
+            Err(o) => return o,
+        },
+        "oauth2_authorization_code" => match target.secret("access_token") {
+            Some(token) => request.bearer_auth(token),
+            None => {
+                return rejected(
+                    "not_connected",
+                    "no access token yet: connect the credential through GET /credentials/{id}/oauth/authorize",
+                )
+            }
+        },
+        other => return unreachable("not_testable", format!("auth type {other} has no tester")),
+    };
+    match request.send().await {
+        Ok(resp) => classify_status(resp.status().as_u16(), "the validation URL"),
+        Err(e) => request_failure("the validation URL", &e),
+    }
+}
+
+fn classify_status(status: u16, what: &str) -> Observation {
+    match status {
+        200..=299 => accepted(format!("{what} accepted the credentials ({status})")),
+        401 | 403 => rejected(
+            "auth_rejected",
+            format!("{what} rejected the credentials ({status}); check them and try again"),
+        ),
+        _ => unreachable(
+            "unexpected_status",
+            format!("{what} answered {status}, which says nothing about the credentials"),
+        ),
+    }
+}
+
+/// Token URL auth: a client-credentials style POST (client id and secret as HTTP Basic) or,
+/// without a client id, the resource-owner form with username and password. The token is
+/// `access_token` (or `token`) of the JSON answer.
+async fn fetch_token(t: &Testers, target: &Target<'_>) -> Result<String, Observation> {
+    let raw = target
+        .text("token_url")
+        .ok_or_else(|| missing("token_url"))?;
+    let url = t.check_url(raw)?;
+    let scopes = scopes(target).join(" ");
+    let mut form: Vec<(&str, &str)> = Vec::new();
+    let mut request = t.http.post(url);
+    if let Some(id) = target.text("client_id") {
+        form.push(("grant_type", "client_credentials"));
+        request = request.basic_auth(id, target.secret("client_secret"));
+    } else {
+        form.push(("grant_type", "password"));
+        form.push(("username", target.text("username").unwrap_or_default()));
+        form.push(("password", target.secret("password").unwrap_or_default()));
+    }
+    if !scopes.is_empty() {
+        form.push(("scope", &scopes));
+    }
+    let resp = request
+        .form(&form)
+        .send()
+        .await
+        .map_err(|e| request_failure("the token URL", &e))?;
+    let status = resp.status().as_u16();
+    match status {
+        200..=299 => {}
+        400 | 401 | 403 => {
+            return Err(rejected(
+                "token_rejected",
+                format!("the token URL refused the credentials ({status})"),
+            ))
+        }
+        _ => {
+            return Err(unreachable(
+                "unexpected_status",
+                format!("the token URL answered {status}"),
+            ))
+        }
+    }
+    let body: Value = resp.json().await.map_err(|_| {
+        unreachable(
+            "invalid_token_response",
+            "the token URL did not answer with JSON",
+        )
+    })?;
+    body.get("access_token")
+        .or_else(|| body.get("token"))
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .ok_or_else(|| {
+            unreachable(
+                "invalid_token_response",
+                "the token URL's answer has no access_token",
+            )
+        })
+}
+
+fn scopes(target: &Target<'_>) -> Vec<String> {
+    target
+        .fields
+        .get("scopes")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s.as_str().map(str::to_owned))
+        .collect()
+}
+
+/// OAuth 2.0 client credentials grant (RFC 6749 §4.4) with the `oauth2` crate.
+async fn client_credentials(t: &Testers, target: &Target<'_>) -> Result<String, Observation> {
+    let raw = target
+        .text("token_url")
+        .ok_or_else(|| missing("token_url"))?;
+    t.check_url(raw)?;
+    let token_url = TokenUrl::new(raw.to_owned())
+        .map_err(|_| unreachable("invalid_url", "token_url does not parse"))?;
+    let client = BasicClient::new(ClientId::new(
+        target.text("client_id").unwrap_or_default().to_owned(),
+    ))
+    .set_client_secret(ClientSecret::new(
+        target
+            .secret("client_secret")
+            .unwrap_or_default()
+            .to_owned(),
+    ))
+    .set_token_uri(token_url);
+    let result = client
+        .exchange_client_credentials()
+        .add_scopes(scopes(target).into_iter().map(Scope::new))
+        .request_async(&t.http)
+        .await;
+    match result {
+        Ok(token) => Ok(token.access_token().secret().to_owned()),
+        Err(RequestTokenError::ServerResponse(e)) => Err(rejected(
+            "token_rejected",
+            format!(
+                "the token endpoint refused the client credentials ({})",
+                e.error()
+            ),
+        )),
+        Err(RequestTokenError::Request(e)) => Err(match &e {
+            oauth2::HttpClientError::Reqwest(inner) => request_failure("the token endpoint", inner),
+            _ => unreachable("connection_failed", "could not reach the token endpoint"),
+        }),
+        Err(_) => Err(unreachable(
+            "invalid_token_response",
+            "the token endpoint's answer could not be read",
+        )),
+    }
+}

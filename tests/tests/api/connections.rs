@@ -1,0 +1,469 @@
+//! Connection tests against real servers on 127.0.0.1 (started by tests/stack/servers.sh) and
+//! the in-process REST and Snowflake stand-ins: right credentials are valid, a wrong secret is
+//! invalid, a closed port is inconclusive and leaves the status alone.
+
+use futures::stream::{self, StreamExt};
+use serde_json::{json, Value};
+use std::path::Path;
+
+use crate::helpers::TestApp;
+use crate::test_servers::{self, API_KEY, BASIC, BEARER, CLIENT, SNOWFLAKE_PASSWORD};
+
+/// A port nothing listens on.
+const CLOSED: u16 = 1;
+
+fn servers_file(name: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../.local/servers")
+        .join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (tests/stack/servers.sh start makes it)",
+            path.display()
+        )
+    })
+}
+
+fn s3_keys() -> Value {
+    serde_json::from_str(&servers_file("s3.json")).unwrap()
+}
+
+fn credential(connector: &str, auth_type: &str, fields: Value) -> Value {
+    json!({"name": format!("{connector} {auth_type}"), "connector": connector, "auth_type": auth_type, "fields": fields})
+}
+
+/// (what, credential, expected result, expected code)
+fn cases() -> Vec<(&'static str, Value, &'static str, &'static str)> {
+    let web = test_servers::base_url();
+    let pg = |password: &str, port: u16| {
+        credential(
+            "postgres",
+            "password",
+            json!({"host": "127.0.0.1", "port": port, "database": "sales", "username": "latchkey", "password": password, "tls_mode": "disable"}),
+        )
+    };
+    let my = |password: &str, port: u16| {
+        credential(
+            "mysql",
+            "password",
+            json!({"host": "127.0.0.1", "port": port, "database": "sales", "username": "latchkey", "password": password, "tls_mode": "disable"}),
+        )
+    };
+    let ftp = |password: &str, port: u16| {
+        credential(
+            "ftp",
+            "password",
+            json!({"host": "127.0.0.1", "port": port, "username": "latchkey", "password": password, "tls": "none"}),
+        )
+    };
+    let sftp = |password: &str, port: u16, fingerprint: Option<&str>| {
+        let mut f = json!({"host": "127.0.0.1", "port": port, "username": "latchkey-sftp", "password": password});
+        if let Some(fp) = fingerprint {
+            f["host_key_fingerprint"] = json!(fp);
+        }
+        credential("sftp", "password", f)
+    };
+    let fingerprint = servers_file("ssh_host_fingerprint").trim().to_owned();
+    let keys = s3_keys();
+    let s3 = |secret: &str, endpoint: &str| {
+        credential(
+            "s3",
+            "access_key",
+            json!({"access_key_id": keys["access_key_id"], "secret_access_key": secret, "bucket": keys["bucket"], "region": "us-east-1", "endpoint": endpoint}),
+        )
+    };
+    let s3_right = keys["secret_access_key"].as_str().unwrap().to_owned();
+    let rest = |auth: &str, path: &str, fields: Value| {
+        let mut f = fields;
+        f["validation_url"] = json!(format!("{web}{path}"));
+        credential("rest_api", auth, f)
+    };
+    let snow = |password: &str| {
+        credential(
+            "snowflake",
+            "password",
+            json!({"account": "xy12345", "username": "snow_user", "password": password, "warehouse": "wh"}),
+        )
+    };
+    vec![
+        (
+            "postgres right",
+            pg("pg-right-password", 55432),
+            "valid",
+            "ok",
+        ),
+        (
+            "postgres wrong",
+            pg("pg-wrong", 55432),
+            "invalid",
+            "auth_rejected",
+        ),
+        (
+            "postgres closed",
+            pg("pg-right-password", CLOSED),
+            "inconclusive",
+            "connection_failed",
+        ),
+        ("mysql right", my("my-right-password", 53306), "valid", "ok"),
+        (
+            "mysql wrong",
+            my("my-wrong", 53306),
+            "invalid",
+            "auth_rejected",
+        ),
+        (
+            "mysql closed",
+            my("my-right-password", CLOSED),
+            "inconclusive",
+            "connection_failed",
+        ),
+        ("ftp right", ftp("ftp-right-password", 2121), "valid", "ok"),
+        (
+            "ftp wrong",
+            ftp("ftp-wrong", 2121),
+            "invalid",
+            "auth_rejected",
+        ),
+        (
+            "ftp closed",
+            ftp("ftp-right-password", CLOSED),
+            "inconclusive",
+            "connection_failed",
+        ),
+        (
+            "sftp right",
+            sftp("ssh-right-password", 2222, Some(&fingerprint)),
+            "valid",
+            "ok",
+        ),
+        (
+            "sftp wrong",
+            sftp("ssh-wrong", 2222, None),
+            "invalid",
+            "auth_rejected",
+        ),
+        (
+            "sftp host key",
+            sftp(
+                "ssh-right-password",
+                2222,
+                Some("SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
+            ),
+            "invalid",
+            "host_key_mismatch",
+        ),
+        (
+            "sftp closed",
+            sftp("ssh-right-password", CLOSED, None),
+            "inconclusive",
+            "connection_failed",
+        ),
+        (
+            "sftp key",
+            credential(
+                "sftp",
+                "private_key",
+                json!({"host": "127.0.0.1", "port": 2222, "username": "latchkey-sftp", "private_key": servers_file("client_ed25519")}),
+            ),
+            "valid",
+            "ok",
+        ),
+        (
+            "s3 right",
+            s3(&s3_right, "http://127.0.0.1:4567"),
+            "valid",
+            "ok",
+        ),
+        (
+            "s3 wrong",
+            s3("wrong-secret-key", "http://127.0.0.1:4567"),
+            "invalid",
+            "auth_rejected",
+        ),
+        (
+            "s3 closed",
+            s3(&s3_right, &format!("http://127.0.0.1:{CLOSED}")),
+            "inconclusive",
+            "connection_failed",
+        ),
+        ("rest none", rest("none", "/open", json!({})), "valid", "ok"),
+        (
+            "rest basic right",
+            rest(
+                "basic",
+                "/basic",
+                json!({"username": BASIC.0, "password": BASIC.1}),
+            ),
+            "valid",
+            "ok",
+        ),
+        (
+            "rest basic wrong",
+            rest(
+                "basic",
+                "/basic",
+                json!({"username": BASIC.0, "password": "wrong"}),
+            ),
+            "invalid",
+            "auth_rejected",
+        ),
+        (
+            "rest api key header",
+            rest("api_key", "/api-key", json!({"api_key": API_KEY})),
+            "valid",
+            "ok",
+        ),
+        (
+            "rest api key query",
+            rest(
+                "api_key",
+                "/api-key",
+                json!({"api_key": API_KEY, "api_key_in": "query", "api_key_name": "api_key"}),
+            ),
+            "valid",
+            "ok",
+        ),
+        (
+            "rest api key wrong",
+            rest("api_key", "/api-key", json!({"api_key": "wrong"})),
+            "invalid",
+            "auth_rejected",
+        ),
+        (
+            "rest bearer right",
+            rest("bearer", "/bearer", json!({"token": BEARER})),
+            "valid",
+            "ok",
+        ),
+        (
+            "rest bearer wrong",
+            rest("bearer", "/bearer", json!({"token": "wrong"})),
+            "invalid",
+            "auth_rejected",
+        ),
+        (
+            "rest token url right",
+            rest(
+                "token_url",
+                "/protected",
+                json!({"token_url": format!("{web}/token"), "client_id": CLIENT.0, "client_secret": CLIENT.1}),
+            ),
+            "valid",
+            "ok",
+        ),
+        (
+            "rest token url wrong",
+            rest(
+                "token_url",
+                "/protected",
+                json!({"token_url": format!("{web}/token"), "client_id": CLIENT.0, "client_secret": "wrong"}),
+            ),
+            "invalid",
+            "token_rejected",
+        ),
+        (
+            "rest oauth2 cc right",
+            rest(
+                "oauth2_client_credentials",
+                "/protected",
+                json!({"token_url": format!("{web}/oauth/token"), "client_id": CLIENT.0, "client_secret": CLIENT.1, "scopes": ["read"]}),
+            ),
+            "valid",
+            "ok",
+        ),
+        (
+            "rest oauth2 cc wrong",
+            rest(
+                "oauth2_client_credentials",
+                "/protected",
+                json!({"token_url": format!("{web}/oauth/token"), "client_id": CLIENT.0, "client_secret": "wrong"}),
+            ),
+            "invalid",
+            "token_rejected",
+        ),
+        (
+            "rest oauth2 code",
+            rest(
+                "oauth2_authorization_code",
+                "/bearer",
+                json!({"authorize_url": format!("{web}/authorize"), "token_url": format!("{web}/oauth/token"), "client_id": CLIENT.0, "access_token": BEARER}),
+            ),
+            "valid",
+            "ok",
+        ),
+        (
+            "rest unavailable",
+            rest("bearer", "/unavailable", json!({"token": BEARER})),
+            "inconclusive",
+            "unexpected_status",
+        ),
+        (
+            "rest closed",
+            credential(
+                "rest_api",
+                "bearer",
+                json!({"token": BEARER, "validation_url": format!("http://127.0.0.1:{CLOSED}/x")}),
+            ),
+            "inconclusive",
+            "connection_failed",
+        ),
+        ("snowflake right", snow(SNOWFLAKE_PASSWORD), "valid", "ok"),
+        ("snowflake wrong", snow("wrong"), "invalid", "auth_rejected"),
+    ]
+}
+
+#[tokio::test]
+async fn every_connector_tells_right_from_wrong_from_unreachable() {
+    let app = TestApp::spawn().await;
+    let failures: Vec<String> = stream::iter(cases())
+        .map(|(what, body, result, code)| {
+            let app = &app;
+            async move {
+                let created = app.create("alice", &body).await;
+                let id = created["id"].as_str().unwrap();
+                let reply = app
+                    .post("alice", &format!("/credentials/{id}/test"), &json!({}))
+                    .await;
+                let got = (
+                    reply.body["result"].as_str().unwrap_or(""),
+                    reply.body["code"].as_str().unwrap_or(""),
+                );
+                let after = app.get("alice", &format!("/credentials/{id}")).await.body;
+                // inconclusive never flips the status; valid and invalid set it.
+                let want_status = if result == "inconclusive" {
+                    "untested"
+                } else {
+                    result
+                };
+                let mut problems = Vec::new();
+                if reply.status != 200 || got != (result, code) {
+                    problems.push(format!(
+                        "{what}: want {result}/{code}, got {} {}",
+                        reply.status, reply.text
+                    ));
+                }
+                if after["status"] != want_status {
+                    problems.push(format!(
+                        "{what}: status {} (want {want_status})",
+                        after["status"]
+                    ));
+                }
+                if reply.body["duration_ms"].as_u64().is_none()
+                    || reply.body["message"].as_str().is_none_or(|m| m.len() < 10)
+                {
+                    problems.push(format!(
+                        "{what}: report lacks duration or message: {}",
+                        reply.text
+                    ));
+                }
+                problems
+            }
+        })
+        .buffer_unordered(4)
+        .flat_map(stream::iter)
+        .collect()
+        .await;
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[tokio::test]
+async fn an_unsaved_credential_is_tested_and_nothing_is_stored() {
+    let app = TestApp::spawn().await;
+    let body = json!({"connector": "postgres", "fields": {"host": "127.0.0.1", "port": 55432, "database": "sales", "username": "latchkey", "password": "pg-right-password", "tls_mode": "disable"}});
+    let reply = app.post("alice", "/credentials/test", &body).await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert_eq!(reply.body["result"], "valid");
+    assert!(reply.body["tested_at"].is_string());
+    let bad = app
+        .post(
+            "alice",
+            "/credentials/test",
+            &json!({"connector": "postgres", "fields": {"host": "x"}}),
+        )
+        .await;
+    assert_eq!(bad.code(), "missing_field");
+    assert!(app.table_items().await.is_empty());
+    assert!(app.secret_names().await.is_empty());
+}
+
+/// With the production guard, no test reaches an internal address, and the refusal comes
+/// before any connection (so nothing is sent to the non-loopback ones).
+#[tokio::test]
+async fn the_outbound_guard_refuses_internal_destinations() {
+    let app = TestApp::spawn_guarded().await;
+    let web = test_servers::base_url();
+    let port = web.rsplit(':').next().unwrap().to_owned();
+    for url in [
+        "http://169.254.169.254/latest/meta-data/".to_string(),
+        "http://10.0.0.1/".to_string(),
+        format!("http://127.0.0.1:{port}/open"),
+        format!("http://[::1]:{port}/open"),
+        "http://0.0.0.0/".to_string(),
+        format!("http://localhost:{port}/open"),
+    ] {
+        let body = json!({"connector": "rest_api", "auth_type": "bearer", "fields": {"token": "t", "validation_url": url}});
+        let reply = app.post("alice", "/credentials/test", &body).await;
+        assert_eq!(
+            reply.body["result"], "inconclusive",
+            "{url}: {}",
+            reply.text
+        );
+        assert_eq!(
+            reply.body["code"], "destination_refused",
+            "{url}: {}",
+            reply.text
+        );
+        assert!(reply.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("only connects to public addresses"));
+    }
+    for (connector, fields) in [
+        (
+            "postgres",
+            json!({"host": "169.254.169.254", "database": "d", "username": "u", "password": "p"}),
+        ),
+        (
+            "mysql",
+            json!({"host": "10.0.0.1", "database": "d", "username": "u", "password": "p"}),
+        ),
+        (
+            "sftp",
+            json!({"host": "localhost", "username": "u", "password": "p"}),
+        ),
+        (
+            "ftp",
+            json!({"host": "127.0.0.1", "username": "u", "password": "p"}),
+        ),
+        (
+            "s3",
+            json!({"access_key_id": "AKIA", "secret_access_key": "s", "bucket": "b", "endpoint": "http://169.254.169.254"}),
+        ),
+    ] {
+        let reply = app
+            .post(
+                "alice",
+                "/credentials/test",
+                &json!({"connector": connector, "fields": fields}),
+            )
+            .await;
+        assert_eq!(
+            reply.body["code"], "destination_refused",
+            "{connector}: {}",
+            reply.text
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_redirect_to_a_refused_address_is_not_followed() {
+    let app = TestApp::spawn().await; // loopback allowed, the metadata address not
+    let web = test_servers::base_url();
+    let body = json!({"connector": "rest_api", "auth_type": "bearer", "fields": {"token": "t", "validation_url": format!("{web}/redirect-to-metadata")}});
+    let reply = app.post("alice", "/credentials/test", &body).await;
+    assert_eq!(reply.body["code"], "destination_refused", "{}", reply.text);
+    assert!(reply.body["message"]
+        .as_str()
+        .unwrap()
+        .contains("169.254.169.254"));
+}

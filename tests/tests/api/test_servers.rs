@@ -1,0 +1,135 @@
+//! Local HTTP servers for the REST auth types, a token endpoint, an OAuth 2.0 token endpoint
+//! and a stand-in for Snowflake's login endpoint. One instance on 127.0.0.1, on its own thread,
+//! shared by every test of the binary.
+
+use base64::Engine;
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::{Request, Response};
+use serde_json::{json, Value};
+use std::sync::OnceLock;
+
+pub const BASIC: (&str, &str) = ("rest-user", "rest-right-password");
+pub const API_KEY: &str = "api-key-right";
+pub const BEARER: &str = "bearer-token-right";
+pub const CLIENT: (&str, &str) = ("client-id", "client-secret-right");
+pub const ISSUED_TOKEN: &str = "issued-access-token";
+pub const SNOWFLAKE_PASSWORD: &str = "snow-right-password";
+
+static BASE: OnceLock<String> = OnceLock::new();
+
+pub fn base_url() -> String {
+    BASE.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                tx.send(listener.local_addr().unwrap()).unwrap();
+                loop {
+                    let (stream, _) = listener.accept().await.unwrap();
+                    tokio::spawn(async move {
+                        let service = hyper::service::service_fn(|req| async move {
+                            Ok::<_, std::convert::Infallible>(answer(req).await)
+                        });
+                        let _ = hyper::server::conn::http1::Builder::new()
+                            .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                            .await;
+                    });
+                }
+            });
+        });
+        format!("http://{}", rx.recv().unwrap())
+    })
+    .clone()
+}
+
+fn reply(status: u16, body: Value) -> Response<Full<Bytes>> {
+    let mut resp = Response::new(Full::new(Bytes::from(body.to_string())));
+    *resp.status_mut() = hyper::StatusCode::from_u16(status).unwrap();
+    resp.headers_mut()
+        .insert("content-type", "application/json".parse().unwrap());
+    resp
+}
+
+fn basic(user: &str, pass: &str) -> String {
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"))
+    )
+}
+
+async fn answer(req: Request<Incoming>) -> Response<Full<Bytes>> {
+    let path = req.uri().path().to_owned();
+    let query = req.uri().query().unwrap_or("").to_owned();
+    let auth = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let api_key = req
+        .headers()
+        .get("x-api-key")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let body = req
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let body = String::from_utf8_lossy(&body).into_owned();
+    let ok = |yes: bool| {
+        if yes {
+            reply(200, json!({"ok": true}))
+        } else {
+            reply(401, json!({"error": "unauthorized"}))
+        }
+    };
+    match path.as_str() {
+        "/open" => reply(200, json!({"ok": true})),
+        "/basic" => ok(auth == basic(BASIC.0, BASIC.1)),
+        "/api-key" => ok(api_key == API_KEY || query.contains(&format!("api_key={API_KEY}"))),
+        "/bearer" => ok(auth == format!("Bearer {BEARER}")),
+        "/protected" => ok(auth == format!("Bearer {ISSUED_TOKEN}")),
+        "/unavailable" => reply(503, json!({"error": "maintenance"})),
+        "/redirect-to-metadata" => {
+            let mut resp = reply(302, json!({}));
+            resp.headers_mut().insert(
+                "location",
+                "http://169.254.169.254/latest/meta-data/".parse().unwrap(),
+            );
+            resp
+        }
+        // Token URL and OAuth 2.0 client credentials: client id and secret as HTTP Basic.
+        "/token" | "/oauth/token" => {
+            if auth == basic(CLIENT.0, CLIENT.1) && body.contains("grant_type=client_credentials") {
+                reply(
+                    200,
+                    json!({"access_token": ISSUED_TOKEN, "token_type": "bearer", "expires_in": 3600}),
+                )
+            } else {
+                reply(401, json!({"error": "invalid_client"}))
+            }
+        }
+        p if p.starts_with("/snowflake/") && p.ends_with("/session/v1/login-request") => {
+            let sent: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+            if sent["data"]["PASSWORD"] == SNOWFLAKE_PASSWORD
+                && sent["data"]["LOGIN_NAME"] == "snow_user"
+            {
+                reply(200, json!({"success": true, "data": {"token": "session"}}))
+            } else {
+                reply(
+                    200,
+                    json!({"success": false, "code": "390100", "message": "Incorrect username or password was specified."}),
+                )
+            }
+        }
+        _ => reply(404, json!({"error": "not found"})),
+    }
+}
