@@ -93,6 +93,11 @@ pub struct FieldSpec {
     pub max: Option<i64>,
     #[serde(default)]
     pub max_length: Option<usize>,
+    /// Where the secrets are sent (a host, a URL, an endpoint). Changing it requires the secret
+    /// fields again, so that someone who may edit but does not know the secrets cannot send
+    /// them to a host of their choosing.
+    #[serde(default)]
+    pub locator: bool,
 }
 
 /// Secret field values by name. `Debug` never shows a value.
@@ -175,6 +180,9 @@ impl Catalog {
                                 }
                                 if let Some(v) = &spec.values {
                                     f["values"] = json!(v);
+                                }
+                                if spec.locator {
+                                    f["locator"] = json!(true);
                                 }
                                 if spec.min.is_some() || spec.max.is_some() {
                                     f["min"] = json!(spec.min);
@@ -368,6 +376,26 @@ impl Connector {
             }
         }
         self.check_required(auth, |n| public.contains_key(n) || secret_names.contains(n))?;
+        let moved: Vec<&str> = changed
+            .iter()
+            .filter(|n| self.spec(n).is_some_and(|s| s.locator) && public.contains_key(*n))
+            .map(String::as_str)
+            .collect();
+        let unsupplied: Vec<&str> = secret_names
+            .iter()
+            .filter(|n| !new_secrets.0.contains_key(*n))
+            .map(String::as_str)
+            .collect();
+        if !moved.is_empty() && !unsupplied.is_empty() {
+            return Err(ApiError::unprocessable(
+                "secrets_required",
+                format!(
+                    "changing {} sends the secrets somewhere new; supply {} again in the same request",
+                    moved.join(", "),
+                    unsupplied.join(", ")
+                ),
+            ));
+        }
         self.apply_defaults(auth, &mut public);
         Ok(FieldChanges {
             public,

@@ -42,6 +42,18 @@ fn grant_sk(principal: &str) -> String {
     format!("GRANT#{}", principal.replacen(':', "#", 1))
 }
 
+/// Sort keys for history lines: ULIDs from one monotonic generator, so lines written by this
+/// process (several in one transaction, often in the same millisecond) keep their order.
+fn history_key() -> ulid::Ulid {
+    static GENERATOR: std::sync::Mutex<Option<ulid::Generator>> = std::sync::Mutex::new(None);
+    let mut guard = GENERATOR
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let generator = guard.get_or_insert_with(ulid::Generator::new);
+    // Overflow needs 2^80 lines in one millisecond; fall back to a fresh ULID regardless.
+    generator.generate().unwrap_or_else(|_| ulid::Ulid::new())
+}
+
 /// How a transactional write failed when it did not succeed.
 #[derive(Debug)]
 pub enum WriteOutcome {
@@ -329,7 +341,7 @@ impl Store {
     fn history_put(&self, id: &CredentialId, entry: &HistoryEntry) -> Result<Put, ApiError> {
         let mut item: Item = serde_dynamo::to_item(entry)?;
         item.insert("pk".into(), s(cred_pk(id)));
-        item.insert("sk".into(), s(format!("HIST#{}", ulid::Ulid::new())));
+        item.insert("sk".into(), s(format!("HIST#{}", history_key())));
         let expires = entry.at + time::Duration::days(HISTORY_RETENTION_DAYS);
         item.insert("ttl".into(), n(expires.unix_timestamp()));
         Put::builder()

@@ -14,6 +14,8 @@ use latchkey_shared::error::ApiError;
 use latchkey_shared::http::{credential_response, header, json_object};
 use latchkey_shared::record::{CredentialRecord, HistoryAction, HistoryEntry};
 use latchkey_shared::store::{Change, IdempotencyRecord, WriteOutcome};
+use latchkey_shared::testers::Target;
+use latchkey_shared::validity::Trigger;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
@@ -50,6 +52,25 @@ pub async fn create(
         }
     }
 
+    // Tested before anything is stored, so the credential is born with its verdict.
+    let report = if input.test {
+        Some(
+            svc.testers
+                .test(&Target {
+                    connector: &connector.id,
+                    auth_type: &auth.id,
+                    fields: &fields.public,
+                    secrets: &fields.secrets,
+                })
+                .await,
+        )
+    } else {
+        None
+    };
+    let verdict = report
+        .as_ref()
+        .and_then(|r| r.observation.status().map(|s| (s, &r.observation)));
+
     let id = CredentialId::generate();
     let secret_version = svc.aws.vault.create(&id, &fields.secrets).await?;
     let now = OffsetDateTime::now_utc();
@@ -66,12 +87,12 @@ pub async fn create(
         owner: actor.clone(),
         org_id: caller.org_id.clone(),
         acl: Acl::from([(actor.clone(), Role::Owner)]),
-        status: Status::Untested,
-        status_code: None,
-        status_reason: None,
-        status_trigger: None,
-        verified_at: None,
-        status_changed_at: None,
+        status: verdict.map_or(Status::Untested, |(s, _)| s),
+        status_code: verdict.map(|(_, o)| o.code.clone()),
+        status_reason: verdict.map(|(_, o)| o.message.clone()),
+        status_trigger: verdict.map(|_| Trigger::Create),
+        verified_at: verdict.filter(|(s, _)| *s == Status::Valid).map(|_| now),
+        status_changed_at: verdict.map(|_| now),
         tags: input.tags,
         version: 1,
         created_at: now,
@@ -86,17 +107,35 @@ pub async fn create(
         credential_id: id.clone(),
         fingerprint: fingerprint.clone(),
     };
-    let outcome = svc
-        .aws
-        .store
-        .write(Change {
-            idempotency: idempotency_key.as_deref().map(|k| (k, &idempotency)),
-            ..Change::create(
-                &record,
-                HistoryEntry::new(HistoryAction::Created, &actor, now),
-            )
-        })
-        .await?;
+    let mut change = Change {
+        idempotency: idempotency_key.as_deref().map(|k| (k, &idempotency)),
+        ..Change::create(
+            &record,
+            HistoryEntry::new(HistoryAction::Created, &actor, now),
+        )
+    };
+    if let Some(report) = &report {
+        let o = &report.observation;
+        change = change.and_history(
+            HistoryEntry::new(HistoryAction::Tested, &actor, now).observed(
+                Some(o.result),
+                o.status(),
+                &o.code,
+                Trigger::Create,
+            ),
+        );
+        if let Some(status) = o.status() {
+            change = change.and_history(
+                HistoryEntry::new(HistoryAction::StatusChanged, &actor, now).observed(
+                    None,
+                    Some(status),
+                    &o.code,
+                    Trigger::Create,
+                ),
+            );
+        }
+    }
+    let outcome = svc.aws.store.write(change).await?;
     match outcome {
         WriteOutcome::Written => {}
         refused => {
@@ -110,12 +149,12 @@ pub async fn create(
                 ));
             };
             // A concurrent retry won the race: answer as it did.
-            let previous = svc
-                .aws
-                .store
-                .idempotency(key)
-                .await?
-                .ok_or_else(|| ApiError::internal("idempotency key taken but not readable"))?;
+            let previous = svc.aws.store.idempotency(key).await?.ok_or_else(|| {
+                ApiError::conflict(
+                    "request_in_progress",
+                    "another request with this Idempotency-Key is in progress; retry shortly",
+                )
+            })?;
             return replay(svc, caller, previous, &fingerprint).await;
         }
     }
@@ -130,7 +169,26 @@ pub async fn create(
             }),
         )
         .await;
-    Ok(created(&record, Role::Owner, false))
+    if let Some((status, o)) = verdict {
+        svc.aws
+            .events
+            .publish(
+                "CredentialStatusChanged",
+                json!({
+                    "credential_id": id, "owner": record.owner, "org_id": record.org_id,
+                    "from": Status::Untested, "to": status, "code": o.code, "reason": o.message,
+                    "trigger": Trigger::Create,
+                }),
+            )
+            .await;
+    }
+    let mut resp = created(&record, Role::Owner, false);
+    if let Some(report) = report {
+        let mut body: serde_json::Value = serde_json::from_slice(resp.body().as_ref())?;
+        body["test"] = serde_json::to_value(&report)?;
+        *resp.body_mut() = Body::Text(body.to_string());
+    }
+    Ok(resp)
 }
 
 fn created(record: &CredentialRecord, role: Role, replayed: bool) -> Response<Body> {

@@ -18,6 +18,8 @@ pub struct NewCredential {
     pub auth_type: Option<String>,
     pub fields: Map<String, Value>,
     pub tags: Vec<String>,
+    /// Test the connection first and store the verdict as the initial status.
+    pub test: bool,
 }
 
 /// `PATCH /credentials/{id}`: absent means unchanged; `description: null` clears it.
@@ -110,13 +112,14 @@ fn tags(value: &Value) -> Result<Vec<String>, ApiError> {
 
 impl NewCredential {
     pub fn parse(body: Map<String, Value>) -> Result<Self, ApiError> {
-        const ALLOWED: [&str; 6] = [
+        const ALLOWED: [&str; 7] = [
             "name",
             "description",
             "connector",
             "auth_type",
             "fields",
             "tags",
+            "test",
         ];
         let mut out = NewCredential {
             name: String::new(),
@@ -125,6 +128,7 @@ impl NewCredential {
             auth_type: None,
             fields: Map::new(),
             tags: Vec::new(),
+            test: false,
         };
         for (key, value) in &body {
             match key.as_str() {
@@ -136,6 +140,11 @@ impl NewCredential {
                 "auth_type" => out.auth_type = optional_text("auth_type", value, 64)?,
                 "fields" => out.fields = fields(value)?,
                 "tags" => out.tags = tags(value)?,
+                "test" => {
+                    out.test = value
+                        .as_bool()
+                        .ok_or_else(|| invalid("test", "true or false"))?
+                }
                 other => return Err(unknown(other, &ALLOWED)),
             }
         }

@@ -16,6 +16,7 @@ use latchkey_shared::Backends;
 /// Everything a request needs, built once per cold start.
 pub struct Service {
     aws: Backends,
+    testers: latchkey_shared::testers::Testers,
     config: Config,
 }
 
@@ -23,6 +24,11 @@ impl Service {
     pub fn new(aws: &aws_config::SdkConfig, config: Config) -> Self {
         Self {
             aws: Backends::new(aws, &config),
+            testers: latchkey_shared::testers::Testers::new(
+                config.outbound_guard.clone(),
+                config.test_timeout,
+                config.snowflake_base_url.clone(),
+            ),
             config,
         }
     }

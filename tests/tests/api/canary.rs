@@ -256,6 +256,51 @@ async fn no_secret_value_leaves_through_any_endpoint_log_item_or_event() {
         .await;
     app.get("bob", &pg).await;
 
+    // Connection tests against real servers that reject the canaries, and the resolve path.
+    let pg_test = plant("pg-test");
+    let tested = app
+        .create("alice", &json!({"name": "pg-tested", "connector": "postgres", "test": true,
+            "fields": {"host": "127.0.0.1", "port": 55432, "database": "sales", "username": "latchkey", "password": pg_test, "tls_mode": "disable"}}))
+        .await;
+    assert_eq!(tested["status"], "invalid");
+    let rest_test = plant("rest-test");
+    let web = crate::test_servers::base_url();
+    let rest = app
+        .create("alice", &json!({"name": "rest-tested", "connector": "rest_api", "auth_type": "basic",
+            "fields": {"username": "u", "password": rest_test, "validation_url": format!("{web}/basic")}}))
+        .await;
+    let rest_id = rest["id"].as_str().unwrap();
+    assert_eq!(
+        app.post("alice", &format!("/credentials/{rest_id}/test"), &json!({}))
+            .await
+            .body["result"],
+        "invalid"
+    );
+    let my_test = plant("mysql-test");
+    let unsaved = app
+        .post("alice", "/credentials/test", &json!({"connector": "mysql",
+            "fields": {"host": "127.0.0.1", "port": 53306, "database": "sales", "username": "latchkey", "password": my_test, "tls_mode": "disable"}}))
+        .await;
+    assert_eq!(unsaved.body["result"], "invalid");
+    let resolver =
+        latchkey_resolve::Resolver::new(&app.stack.aws, &app.stack.config("resolve").unwrap());
+    let principal = json!({"user": "carl", "org_id": crate::helpers::ORG});
+    let material = resolver
+        .handle(json!({"action": "resolve", "credential_id": ids[2], "principal": principal}))
+        .await;
+    assert!(
+        material["secrets"]["password"]
+            .as_str()
+            .unwrap()
+            .starts_with("CANARY-basic-"),
+        "resolve is the one way out"
+    );
+    resolver
+        .handle(
+            json!({"action": "report_failure", "credential_id": ids[2], "principal": principal}),
+        )
+        .await;
+
     // The canaries really were stored where they belong...
     assert_eq!(
         app.stored_secret(&ids[0]).await["password"],

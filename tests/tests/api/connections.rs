@@ -467,3 +467,148 @@ async fn a_redirect_to_a_refused_address_is_not_followed() {
         .unwrap()
         .contains("169.254.169.254"));
 }
+
+#[tokio::test]
+async fn create_with_test_stores_the_verdict_and_flow_reports_flip_it() {
+    let app = TestApp::spawn().await;
+    let good = json!({"name": "pg", "connector": "postgres", "test": true,
+        "fields": {"host": "127.0.0.1", "port": 55432, "database": "sales", "username": "latchkey", "password": "pg-right-password", "tls_mode": "disable"}});
+    let created = app.create("alice", &good).await;
+    assert_eq!(created["status"], "valid", "{created}");
+    assert_eq!(created["test"]["result"], "valid");
+    assert_eq!(created["status_trigger"], "create");
+    assert!(created["verified_at"].is_string());
+    let id = created["id"].as_str().unwrap().to_owned();
+
+    let mut bad = good.clone();
+    bad["fields"]["password"] = json!("pg-wrong");
+    let refused = app.create("alice", &bad).await;
+    assert_eq!(refused["status"], "invalid");
+    assert_eq!(refused["status_code"], "auth_rejected");
+    assert!(refused["status_reason"]
+        .as_str()
+        .unwrap()
+        .contains("check the user and password"));
+
+    // A data flow reports an auth failure through the resolve function: valid -> invalid.
+    let resolver =
+        latchkey_resolve::Resolver::new(&app.stack.aws, &app.stack.config("resolve").unwrap());
+    let principal = json!({"user": "alice", "org_id": crate::helpers::ORG, "teams": []});
+    let material = resolver
+        .handle(json!({"action": "resolve", "credential_id": id, "principal": principal, "usage": {"kind": "source", "resource_id": "orders"}}))
+        .await;
+    assert_eq!(
+        material["secrets"]["password"], "pg-right-password",
+        "the flow gets the secret"
+    );
+    assert_eq!(material["fields"]["host"], "127.0.0.1");
+    let stranger = resolver
+        .handle(json!({"action": "resolve", "credential_id": id, "principal": {"user": "eve", "org_id": "globex"}}))
+        .await;
+    assert_eq!(stranger["error"]["code"], "not_found");
+    let reported = resolver
+        .handle(json!({"action": "report_failure", "credential_id": id, "principal": principal, "usage": {"kind": "source", "resource_id": "orders"}}))
+        .await;
+    assert_eq!(
+        reported,
+        json!({"recorded": "transition", "status": "invalid"})
+    );
+    let after = app.get("alice", &format!("/credentials/{id}")).await.body;
+    assert_eq!(
+        (
+            after["status"].as_str(),
+            after["status_code"].as_str(),
+            after["status_trigger"].as_str()
+        ),
+        (Some("invalid"), Some("flow_auth_failed"), Some("flow"))
+    );
+    let again = resolver
+        .handle(json!({"action": "report_failure", "credential_id": id, "principal": principal}))
+        .await;
+    assert_eq!(again["recorded"], "unchanged", "no second transition");
+
+    // A later successful test flips it back.
+    let tested = app
+        .post("alice", &format!("/credentials/{id}/test"), &json!({}))
+        .await;
+    assert_eq!(tested.body["status"], "valid");
+    let history = app
+        .get("alice", &format!("/credentials/{id}/history"))
+        .await
+        .body;
+    let lines: Vec<String> = history["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            format!(
+                "{} {}",
+                h["action"].as_str().unwrap(),
+                h["status"].as_str().unwrap_or("-")
+            )
+        })
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "status_changed valid",
+            "tested valid",
+            "flow_failure_reported invalid",
+            "status_changed invalid",
+            "flow_failure_reported invalid",
+            "used -",
+            "status_changed valid",
+            "tested valid",
+            "created -",
+        ]
+        .map(String::from)
+    );
+}
+
+#[tokio::test]
+async fn moving_a_credential_needs_its_secrets_again() {
+    let app = TestApp::spawn().await;
+    let created = app.create("alice", &json!({"name": "pg", "connector": "postgres",
+        "fields": {"host": "db.example.com", "database": "sales", "username": "etl", "password": "pw"}})).await;
+    let path = format!("/credentials/{}", created["id"].as_str().unwrap());
+    let token = app.token("alice");
+    let moved = app
+        .call(
+            reqwest::Method::PATCH,
+            &path,
+            Some(&token),
+            Some(&json!({"fields": {"host": "attacker.example.net"}})),
+            &[],
+        )
+        .await;
+    assert_eq!(
+        (moved.status.as_u16(), moved.code()),
+        (422, "secrets_required"),
+        "{}",
+        moved.text
+    );
+    assert!(moved.body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("password"));
+    let with_secret = app
+        .call(
+            reqwest::Method::PATCH,
+            &path,
+            Some(&token),
+            Some(&json!({"fields": {"host": "db2.example.com", "password": "pw2"}})),
+            &[],
+        )
+        .await;
+    assert_eq!(with_secret.status, 200, "{}", with_secret.text);
+    let renamed = app
+        .call(
+            reqwest::Method::PATCH,
+            &path,
+            Some(&token),
+            Some(&json!({"fields": {"username": "etl2"}})),
+            &[],
+        )
+        .await;
+    assert_eq!(renamed.status, 200, "other fields need no secrets");
+}
