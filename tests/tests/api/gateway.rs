@@ -120,3 +120,43 @@ async fn the_invoke_fixtures_run_through_the_handler() {
         "the fixture's claims are alice in acme"
     );
 }
+
+/// Every HTTP function's fixtures are real events its handler answers (not with a 5xx), and
+/// the resolve fixtures are requests the resolver understands.
+#[tokio::test]
+async fn every_functions_fixtures_are_understood() {
+    let app = TestApp::spawn().await;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../functions");
+    for (function, binary) in [
+        ("sharing", "sharing"),
+        ("test-connection", "test-connection"),
+    ] {
+        for entry in std::fs::read_dir(root.join(function).join("events")).unwrap() {
+            let path = entry.unwrap().path();
+            let event: Value =
+                serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            let reply = invoke(app.stack.handler(binary).unwrap(), event)
+                .await
+                .unwrap();
+            let status = reply.status().as_u16();
+            assert!(
+                (200..500).contains(&status) && status != 401,
+                "{}: {status}",
+                path.display()
+            );
+        }
+    }
+    let resolver =
+        latchkey_resolve::Resolver::new(&app.stack.aws, &app.stack.config("resolve").unwrap());
+    for name in ["resolve.json", "report-failure.json"] {
+        let event: Value = serde_json::from_str(
+            &std::fs::read_to_string(root.join("resolve/events").join(name)).unwrap(),
+        )
+        .unwrap();
+        let answer = resolver.handle(event).await;
+        assert_eq!(
+            answer["error"]["code"], "not_found",
+            "{name}: understood, and the fixture id exists nowhere: {answer}"
+        );
+    }
+}
