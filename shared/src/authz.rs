@@ -22,6 +22,8 @@ pub enum Action {
     Use,
     /// Report that a data flow failed to authenticate.
     ReportFailure,
+    /// Refresh the token now.
+    Refresh,
     /// Detach a usage; anyone who may use the credential may undo their own attachment.
     DetachUsage {
         attached_by_caller: bool,
@@ -46,6 +48,7 @@ impl Action {
         match self {
             View | ViewHistory | ViewAccessors | ViewUsages | AttachUsage => Role::Collaborator,
             Test | Use | ReportFailure => Role::Collaborator,
+            Refresh => Role::Operator,
             DetachUsage {
                 attached_by_caller: true,
             } => Role::Collaborator,
@@ -83,6 +86,7 @@ impl Action {
             Test => "test it",
             Use => "use it in a data flow",
             ReportFailure => "report a failure of it",
+            Refresh => "refresh its token",
             DetachUsage { .. } => "detach a usage someone else attached",
             Edit => "edit it",
             Delete => "delete it",

@@ -19,6 +19,13 @@ pub struct Config {
     pub test_timeout: Duration,
     /// Where Snowflake logins go; `{account}` is replaced (`LATCHKEY_SNOWFLAKE_BASE_URL`).
     pub snowflake_base_url: String,
+    /// Refresh this long before expiry (`LATCHKEY_REFRESH_MARGIN_SECONDS`); unset: the smaller
+    /// of 15 minutes and 10 % of the token's lifetime.
+    pub refresh_margin: Option<Duration>,
+    /// The sweep's period (`LATCHKEY_REFRESH_PERIOD_SECONDS`, default 300) and how many
+    /// refreshes it runs at once (`LATCHKEY_REFRESH_CONCURRENCY`, default 16).
+    pub refresh_period: Duration,
+    pub refresh_concurrency: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -78,7 +85,33 @@ impl Config {
                     "whole seconds from 1 to 60",
                 ))?,
         };
+        let seconds = |name: &'static str| -> Result<Option<u64>, ConfigError> {
+            get(name)
+                .filter(|v| !v.is_empty())
+                .map(|v| {
+                    v.parse::<u64>()
+                        .map_err(|_| ConfigError::Invalid(name, "whole seconds"))
+                })
+                .transpose()
+        };
+        let refresh_concurrency =
+            match get("LATCHKEY_REFRESH_CONCURRENCY").filter(|v| !v.is_empty()) {
+                None => 16,
+                Some(v) => v
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| (1..=256).contains(n))
+                    .ok_or(ConfigError::Invalid(
+                        "LATCHKEY_REFRESH_CONCURRENCY",
+                        "a number from 1 to 256",
+                    ))?,
+            };
         Ok(Self {
+            refresh_margin: seconds("LATCHKEY_REFRESH_MARGIN_SECONDS")?.map(Duration::from_secs),
+            refresh_period: Duration::from_secs(
+                seconds("LATCHKEY_REFRESH_PERIOD_SECONDS")?.unwrap_or(300),
+            ),
+            refresh_concurrency,
             outbound_guard,
             test_timeout,
             snowflake_base_url: get("LATCHKEY_SNOWFLAKE_BASE_URL")

@@ -10,6 +10,8 @@ pub mod events;
 pub mod guard;
 pub mod http;
 pub mod record;
+#[cfg(feature = "testers")]
+pub mod refresh;
 pub mod store;
 pub mod telemetry;
 #[cfg(feature = "testers")]

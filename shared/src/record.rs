@@ -68,6 +68,50 @@ pub struct CredentialRecord {
         with = "time::serde::rfc3339::option"
     )]
     pub purge_at: Option<OffsetDateTime>,
+    /// Token-based auth: the state of the access token the service keeps.
+    #[serde(default, flatten)]
+    pub token: TokenState,
+}
+
+/// Kept for token URL and OAuth 2.0 credentials. `refresh_due` (epoch seconds, a number so the
+/// index sorts it) and `refresh_shard` are set together, only while a refresh is scheduled:
+/// they make the sparse `by_refresh_due` index the sweep queries.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenState {
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
+    pub token_expires_at: Option<OffsetDateTime>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_due: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_shard: Option<String>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
+    pub last_refresh_at: Option<OffsetDateTime>,
+    #[serde(default)]
+    pub refresh_failures: u32,
+}
+
+/// The one partition of the due index. Enough for tens of thousands of refreshes per sweep;
+/// beyond that, spread over `DUE#0..n` and query each.
+pub const REFRESH_SHARD: &str = "DUE";
+
+impl TokenState {
+    pub fn schedule(&mut self, at: Option<OffsetDateTime>) {
+        self.refresh_due = at.map(|t| t.unix_timestamp());
+        self.refresh_shard = at.map(|_| REFRESH_SHARD.to_owned());
+    }
+
+    pub fn next_refresh_at(&self) -> Option<OffsetDateTime> {
+        self.refresh_due
+            .and_then(|t| OffsetDateTime::from_unix_timestamp(t).ok())
+    }
 }
 
 /// Auth types whose tokens the service fetches and keeps fresh: these show a `token` block.
@@ -85,6 +129,20 @@ pub fn rfc3339(t: OffsetDateTime) -> String {
 impl CredentialRecord {
     pub fn is_deleted(&self) -> bool {
         self.deleted_at.is_some()
+    }
+
+    /// Whether the service fetches and refreshes this credential's tokens.
+    pub fn is_token_based(&self) -> bool {
+        TOKEN_AUTH_TYPES.contains(&self.auth_type.as_str())
+    }
+
+    pub fn auto_refresh(&self) -> bool {
+        self.is_token_based()
+            && self
+                .fields
+                .get("auto_refresh")
+                .and_then(Value::as_bool)
+                .unwrap_or(true)
     }
 
     /// The read-side representation (brief section 3): non-secret fields and secret names only.
@@ -114,11 +172,11 @@ impl CredentialRecord {
         });
         if TOKEN_AUTH_TYPES.contains(&self.auth_type.as_str()) {
             v["token"] = json!({
-                "expires_at": null,
-                "auto_refresh": self.fields.get("auto_refresh").cloned().unwrap_or(json!(false)),
-                "next_refresh_at": null,
-                "last_refresh_at": null,
-                "refresh_failures": 0,
+                "expires_at": ts(self.token.token_expires_at),
+                "auto_refresh": self.auto_refresh(),
+                "next_refresh_at": ts(self.token.next_refresh_at()),
+                "last_refresh_at": ts(self.token.last_refresh_at),
+                "refresh_failures": self.token.refresh_failures,
             });
         }
         if self.is_deleted() {
@@ -178,6 +236,10 @@ pub enum HistoryAction {
     Used,
     /// A data flow reported that authentication failed.
     FlowFailureReported,
+    /// A new access token was fetched.
+    Refreshed,
+    /// A refresh failed (transient, rejected or exhausted: see `code`).
+    RefreshFailed,
 }
 
 impl HistoryEntry {
@@ -195,6 +257,12 @@ impl HistoryEntry {
             code: None,
             trigger: None,
         }
+    }
+
+    /// Drops the observation's result, for the status-change line that follows it.
+    pub fn status_only(mut self) -> Self {
+        self.result = None;
+        self
     }
 
     pub fn observed(

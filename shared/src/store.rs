@@ -27,6 +27,7 @@ pub const BATCH_GET_LIMIT: usize = 100;
 
 const META: &str = "META";
 const PRINCIPAL_INDEX: &str = "by_principal";
+const REFRESH_INDEX: &str = "by_refresh_due";
 
 fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
@@ -317,6 +318,102 @@ impl Store {
                 } else {
                     Err(sdk(err))
                 }
+            }
+        }
+    }
+
+    /// Takes the refresh lease of a credential unless another holder's is still running.
+    pub async fn take_lease(
+        &self,
+        id: &CredentialId,
+        owner: &str,
+        for_how_long: std::time::Duration,
+    ) -> Result<bool, ApiError> {
+        let now = OffsetDateTime::now_utc();
+        let until = now + for_how_long;
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(cred_pk(id)))
+            .item("sk", s("LEASE"))
+            .item("owner", s(owner))
+            .item("until", n(until.unix_timestamp()))
+            .item("ttl", n(until.unix_timestamp() + 3600))
+            .condition_expression("attribute_not_exists(pk) OR #until < :now")
+            .expression_attribute_names("#until", "until")
+            .expression_attribute_values(":now", n(now.unix_timestamp()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(sdk(e)),
+        }
+    }
+
+    /// Releases a lease this holder took (and nobody else's).
+    pub async fn release_lease(&self, id: &CredentialId, owner: &str) -> Result<(), ApiError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(cred_pk(id)))
+            .key("sk", s("LEASE"))
+            .condition_expression("#owner = :owner")
+            .expression_attribute_names("#owner", "owner")
+            .expression_attribute_values(":owner", s(owner))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(sdk(e)),
+        }
+    }
+
+    /// Credential ids whose refresh is due by `by` (epoch seconds), from the sparse due index,
+    /// and how many index items were read.
+    pub async fn due_for_refresh(&self, by: i64) -> Result<(Vec<CredentialId>, usize), ApiError> {
+        let mut ids = Vec::new();
+        let mut read = 0;
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(REFRESH_INDEX)
+                .key_condition_expression("refresh_shard = :shard AND refresh_due <= :by")
+                .expression_attribute_values(":shard", s(crate::record::REFRESH_SHARD))
+                .expression_attribute_values(":by", n(by))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(sdk)?;
+            read += out.scanned_count() as usize;
+            for item in out.items() {
+                if let Some(raw) = item
+                    .get("pk")
+                    .and_then(|v| v.as_s().ok())
+                    .and_then(|pk| pk.strip_prefix("CRED#"))
+                {
+                    ids.push(CredentialId::parse(raw)?);
+                }
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok((ids, read));
             }
         }
     }

@@ -102,7 +102,13 @@ pub async fn create(
         deleted_at: None,
         deleted_by: None,
         purge_at: None,
+        token: Default::default(),
     };
+    // Token credentials get their first token from the next sweep (or a just-in-time resolve).
+    let mut record = record;
+    if record.auto_refresh() {
+        record.token.schedule(Some(now));
+    }
     let idempotency = IdempotencyRecord {
         credential_id: id.clone(),
         fingerprint: fingerprint.clone(),

@@ -50,6 +50,7 @@ impl Service {
             "PATCH /credentials/{id}" => update::patch(self, &caller, req).await,
             "DELETE /credentials/{id}" => update::delete(self, &caller, req).await,
             "POST /credentials/{id}/restore" => update::restore(self, &caller, req).await,
+            "POST /credentials/{id}/refresh" => self.refresh_now(&caller, req).await,
             "GET /credentials/{id}/usages" => usages::list(self, &caller, req).await,
             "POST /credentials/{id}/usages" => usages::attach(self, &caller, req).await,
             "DELETE /credentials/{id}/usages/{kind}/{rid}" => {
@@ -61,5 +62,55 @@ impl Service {
                 format!("this function does not serve `{other}`"),
             )),
         }
+    }
+
+    /// `POST /credentials/{id}/refresh`: an operator's "refresh the token now".
+    async fn refresh_now(
+        &self,
+        caller: &latchkey_shared::domain::Caller,
+        req: &Request,
+    ) -> Result<Response<Body>, ApiError> {
+        use latchkey_shared::refresh::{RefreshOutcome, Refresher, When};
+        let (record, role) = latchkey_shared::access::load_for(
+            &self.aws.store,
+            req,
+            caller,
+            latchkey_shared::authz::Action::Refresh,
+        )
+        .await?;
+        latchkey_shared::access::refuse_deleted(&record)?;
+        if !record.is_token_based() {
+            return Err(ApiError::unprocessable(
+                "not_refreshable",
+                "only token URL and OAuth 2.0 credentials have tokens to refresh",
+            ));
+        }
+        let refresher = Refresher {
+            aws: &self.aws,
+            testers: &self.testers,
+            margin: self.config.refresh_margin,
+        };
+        let outcome = refresher
+            .refresh(&record.id, When::Now, &caller.as_actor())
+            .await?;
+        if outcome
+            == (RefreshOutcome::Skipped {
+                reason: "lease_busy",
+            })
+        {
+            return Err(ApiError::conflict(
+                "refresh_in_progress",
+                "a refresh of this credential is running; try again in a moment",
+            ));
+        }
+        let now = self
+            .aws
+            .store
+            .get(&record.id)
+            .await?
+            .ok_or_else(ApiError::not_found)?;
+        let mut body = now.view(role);
+        body["refresh"] = serde_json::to_value(&outcome)?;
+        Ok(latchkey_shared::http::credential_response(200, &body))
     }
 }

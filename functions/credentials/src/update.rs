@@ -90,6 +90,15 @@ pub async fn patch(
         next.status_trigger = Some(latchkey_shared::validity::Trigger::Edit);
         next.status_changed_at = Some(now);
     }
+    // Token credentials whose details changed fetch a token for the new details at once;
+    // turning auto-refresh off takes them out of the sweep.
+    if next.auto_refresh() {
+        if auth_changed || next.token.refresh_due.is_none() {
+            next.token.schedule(Some(now));
+        }
+    } else {
+        next.token.schedule(None);
+    }
     touch(&mut next, caller, now);
     let actor = caller.as_actor();
     let history =

@@ -12,6 +12,8 @@ use latchkey_shared::config::Config;
 use latchkey_shared::domain::{parse_external_id, Caller, CredentialId};
 use latchkey_shared::error::ApiError;
 use latchkey_shared::record::{CredentialRecord, HistoryAction, HistoryEntry};
+use latchkey_shared::refresh::{RefreshOutcome, Refresher, When};
+use latchkey_shared::testers::Testers;
 use latchkey_shared::validity::{self, Observation, Recorded, Trigger, Verdict};
 use latchkey_shared::Backends;
 use secrecy::ExposeSecret;
@@ -21,6 +23,8 @@ use time::OffsetDateTime;
 
 pub struct Resolver {
     aws: Backends,
+    testers: Testers,
+    margin: Option<std::time::Duration>,
 }
 
 #[derive(Deserialize)]
@@ -93,6 +97,12 @@ impl Resolver {
     pub fn new(aws: &aws_config::SdkConfig, config: &Config) -> Self {
         Self {
             aws: Backends::new(aws, config),
+            testers: Testers::new(
+                config.outbound_guard.clone(),
+                config.test_timeout,
+                config.snowflake_base_url.clone(),
+            ),
+            margin: config.refresh_margin,
         }
     }
 
@@ -162,8 +172,11 @@ impl Resolver {
         caller: &Caller,
         usage: Option<Usage>,
     ) -> Result<Value, ApiError> {
-        let record = self.load(raw_id, caller, Action::Use).await?;
+        let mut record = self.load(raw_id, caller, Action::Use).await?;
         let usage = usage.map(|u| u.label()).transpose()?;
+        if record.is_token_based() && token_due(&record) {
+            record = self.refresh_just_in_time(record).await?;
+        }
         let secrets = self
             .aws
             .vault
@@ -193,6 +206,37 @@ impl Resolver {
             "fields": record.fields,
             "secrets": secret_values,
         }))
+    }
+
+    /// Refreshes a due token before handing it out, sharing the single-flight lease with the
+    /// sweep and other resolves: whoever holds it refreshes, the others wait for the result.
+    async fn refresh_just_in_time(
+        &self,
+        record: CredentialRecord,
+    ) -> Result<CredentialRecord, ApiError> {
+        let refresher = Refresher {
+            aws: &self.aws,
+            testers: &self.testers,
+            margin: self.margin,
+        };
+        for _ in 0..50 {
+            let outcome = refresher
+                .refresh(
+                    &record.id,
+                    When::DueBy(OffsetDateTime::now_utc()),
+                    "service:resolve",
+                )
+                .await?;
+            if outcome
+                != (RefreshOutcome::Skipped {
+                    reason: "lease_busy",
+                })
+            {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        Ok(self.aws.store.get(&record.id).await?.unwrap_or(record))
     }
 
     async fn report_failure(
@@ -229,4 +273,11 @@ impl Resolver {
             "status": observation.status(),
         }))
     }
+}
+
+/// A token that has expired, is missing, or is inside its refresh margin.
+fn token_due(record: &CredentialRecord) -> bool {
+    let now = OffsetDateTime::now_utc();
+    record.token.next_refresh_at().is_some_and(|due| due <= now)
+        || record.token.token_expires_at.is_none_or(|exp| exp <= now)
 }

@@ -4,6 +4,8 @@
 mod database;
 mod files;
 mod rest;
+
+pub use rest::Grant;
 mod s3;
 mod snowflake;
 
@@ -37,7 +39,7 @@ pub struct Target<'a> {
 }
 
 impl Target<'_> {
-    fn text(&self, name: &str) -> Option<&str> {
+    pub fn text(&self, name: &str) -> Option<&str> {
         self.fields.get(name).and_then(Value::as_str)
     }
     fn secret(&self, name: &str) -> Option<&str> {

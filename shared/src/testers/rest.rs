@@ -2,9 +2,13 @@
 //! 2xx is valid, 401/403 invalid, anything else inconclusive.
 
 use oauth2::basic::BasicClient;
-use oauth2::{ClientId, ClientSecret, RequestTokenError, Scope, TokenResponse, TokenUrl};
+use oauth2::basic::BasicErrorResponseType;
+use oauth2::{
+    ClientId, ClientSecret, RefreshToken, RequestTokenError, Scope, TokenResponse, TokenUrl,
+};
 use reqwest::dns::{Name, Resolve, Resolving};
 use reqwest::redirect::{Action, Attempt, Policy};
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -143,12 +147,12 @@ pub async fn test(t: &Testers, target: &Target<'_>) -> Observation {
             Some(token) => request.bearer_auth(token),
             None => return missing("token"),
         },
-        "token_url" => match fetch_token(t, target).await {
-            Ok(token) => request.bearer_auth(token),
+                "token_url" => match fetch_token(t, target).await {
+            Ok(grant) => request.bearer_auth(grant.access_token.expose_secret()),
             Err(o) => return o,
         },
         "oauth2_client_credentials" => match client_credentials(t, target).await {
-            Ok(token) => request.bearer_auth(token),
+            Ok(grant) => request.bearer_auth(grant.access_token.expose_secret()),
             Err(o) => return o,
         },
         "oauth2_authorization_code" => match target.secret("access_token") {
@@ -185,7 +189,7 @@ fn classify_status(status: u16, what: &str) -> Observation {
 /// Token URL auth: a client-credentials style POST (client id and secret as HTTP Basic) or,
 /// without a client id, the resource-owner form with username and password. The token is
 /// `access_token` (or `token`) of the JSON answer.
-async fn fetch_token(t: &Testers, target: &Target<'_>) -> Result<String, Observation> {
+async fn fetch_token(t: &Testers, target: &Target<'_>) -> Result<Grant, Observation> {
     let raw = target
         .text("token_url")
         .ok_or_else(|| missing("token_url"))?;
@@ -231,16 +235,135 @@ async fn fetch_token(t: &Testers, target: &Target<'_>) -> Result<String, Observa
             "the token URL did not answer with JSON",
         )
     })?;
-    body.get("access_token")
+    let access = body
+        .get("access_token")
         .or_else(|| body.get("token"))
         .and_then(Value::as_str)
-        .map(str::to_owned)
         .ok_or_else(|| {
             unreachable(
                 "invalid_token_response",
                 "the token URL's answer has no access_token",
             )
-        })
+        })?;
+    Ok(Grant {
+        access_token: SecretString::from(access.to_owned()),
+        refresh_token: None,
+        expires_in: body
+            .get("expires_in")
+            .and_then(Value::as_u64)
+            .map(Duration::from_secs),
+    })
+}
+
+/// Tokens from a token endpoint. Secrets stay wrapped until they are stored or sent.
+pub struct Grant {
+    pub access_token: SecretString,
+    /// A new refresh token, when the provider rotates them.
+    pub refresh_token: Option<SecretString>,
+    pub expires_in: Option<Duration>,
+}
+
+impl Testers {
+    /// A fresh access token for a token URL or OAuth 2.0 credential: client credentials and
+    /// token URL fetch a new one; the authorization-code flow spends its refresh token.
+    /// `refresh_exhausted` means the provider no longer accepts the refresh token.
+    pub async fn acquire_token(&self, target: &Target<'_>) -> Result<Grant, Observation> {
+        match target.auth_type {
+            "token_url" => fetch_token(self, target).await,
+            "oauth2_client_credentials" => client_credentials(self, target).await,
+            "oauth2_authorization_code" => refresh_grant(self, target).await,
+            other => Err(unreachable(
+                "not_refreshable",
+                format!("auth type {other} has no tokens to refresh"),
+            )),
+        }
+    }
+}
+
+/// OAuth 2.0 refresh token grant (RFC 6749 §6) against the refresh token URL (or token URL).
+async fn refresh_grant(t: &Testers, target: &Target<'_>) -> Result<Grant, Observation> {
+    let Some(refresh_token) = target.secret("refresh_token") else {
+        return Err(rejected(
+            "refresh_exhausted",
+            "there is no refresh token; connect the credential through GET /credentials/{id}/oauth/authorize",
+        ));
+    };
+    let raw = target
+        .text("refresh_token_url")
+        .or_else(|| target.text("token_url"))
+        .ok_or_else(|| missing("token_url"))?;
+    t.check_url(raw)?;
+    let token_url = TokenUrl::new(raw.to_owned())
+        .map_err(|_| unreachable("invalid_url", "the token URL does not parse"))?;
+    let mut client = BasicClient::new(ClientId::new(
+        target.text("client_id").unwrap_or_default().to_owned(),
+    ))
+    .set_token_uri(token_url);
+    if let Some(secret) = target.secret("client_secret") {
+        client = client.set_client_secret(ClientSecret::new(secret.to_owned()));
+    }
+    let result = client
+        .exchange_refresh_token(&RefreshToken::new(refresh_token.to_owned()))
+        .request_async(&t.http)
+        .await;
+    match result {
+        Ok(token) => Ok(Grant {
+            access_token: SecretString::from(token.access_token().secret().to_owned()),
+            refresh_token: token.refresh_token().map(|r| SecretString::from(r.secret().to_owned())),
+            expires_in: token.expires_in(),
+        }),
+        Err(RequestTokenError::ServerResponse(e)) if *e.error() == BasicErrorResponseType::InvalidGrant => Err(rejected(
+            "refresh_exhausted",
+            "the provider no longer accepts the refresh token (expired, revoked or used up); an admin must re-authenticate through GET /credentials/{id}/oauth/authorize",
+        )),
+        Err(e) => Err(token_failure(e)),
+    }
+}
+
+fn token_failure(
+    e: RequestTokenError<
+        oauth2::HttpClientError<reqwest::Error>,
+        oauth2::basic::BasicErrorResponse,
+    >,
+) -> Observation {
+    match e {
+        // Only these say the credentials themselves were refused (RFC 6749 §5.2); anything
+        // else (temporarily_unavailable, server_error) is the provider's trouble, not ours.
+        RequestTokenError::ServerResponse(e)
+            if matches!(
+                e.error(),
+                BasicErrorResponseType::InvalidClient
+                    | BasicErrorResponseType::UnauthorizedClient
+                    | BasicErrorResponseType::InvalidGrant
+                    | BasicErrorResponseType::InvalidScope
+            ) =>
+        {
+            rejected(
+                "token_rejected",
+                format!(
+                    "the token endpoint refused the client credentials ({})",
+                    e.error()
+                ),
+            )
+        }
+        RequestTokenError::ServerResponse(e) => unreachable(
+            "provider_unavailable",
+            format!(
+                "the token endpoint could not issue a token now ({})",
+                e.error()
+            ),
+        ),
+        RequestTokenError::Request(oauth2::HttpClientError::Reqwest(inner)) => {
+            request_failure("the token endpoint", &inner)
+        }
+        RequestTokenError::Request(_) => {
+            unreachable("connection_failed", "could not reach the token endpoint")
+        }
+        _ => unreachable(
+            "invalid_token_response",
+            "the token endpoint's answer could not be read",
+        ),
+    }
 }
 
 fn scopes(target: &Target<'_>) -> Vec<String> {
@@ -255,7 +378,7 @@ fn scopes(target: &Target<'_>) -> Vec<String> {
 }
 
 /// OAuth 2.0 client credentials grant (RFC 6749 §4.4) with the `oauth2` crate.
-async fn client_credentials(t: &Testers, target: &Target<'_>) -> Result<String, Observation> {
+async fn client_credentials(t: &Testers, target: &Target<'_>) -> Result<Grant, Observation> {
     let raw = target
         .text("token_url")
         .ok_or_else(|| missing("token_url"))?;
@@ -278,21 +401,11 @@ async fn client_credentials(t: &Testers, target: &Target<'_>) -> Result<String, 
         .request_async(&t.http)
         .await;
     match result {
-        Ok(token) => Ok(token.access_token().secret().to_owned()),
-        Err(RequestTokenError::ServerResponse(e)) => Err(rejected(
-            "token_rejected",
-            format!(
-                "the token endpoint refused the client credentials ({})",
-                e.error()
-            ),
-        )),
-        Err(RequestTokenError::Request(e)) => Err(match &e {
-            oauth2::HttpClientError::Reqwest(inner) => request_failure("the token endpoint", inner),
-            _ => unreachable("connection_failed", "could not reach the token endpoint"),
+        Ok(token) => Ok(Grant {
+            access_token: SecretString::from(token.access_token().secret().to_owned()),
+            refresh_token: None,
+            expires_in: token.expires_in(),
         }),
-        Err(_) => Err(unreachable(
-            "invalid_token_response",
-            "the token endpoint's answer could not be read",
-        )),
+        Err(e) => Err(token_failure(e)),
     }
 }

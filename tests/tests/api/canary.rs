@@ -331,6 +331,7 @@ async fn no_secret_value_leaves_through_any_endpoint_log_item_or_event() {
         "CredentialAccessRevoked",
         "CredentialOwnerChanged",
         "CredentialDeleted",
+        "CredentialStatusChanged",
     ] {
         assert!(events.iter().any(|e| e.contains(kind)), "{kind} on the bus");
     }

@@ -15,4 +15,5 @@ mod crud;
 mod gateway;
 mod lifecycle;
 mod matrix;
+mod refresh;
 mod sharing;

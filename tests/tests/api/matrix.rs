@@ -151,6 +151,15 @@ fn routes() -> Vec<RouteCase> {
             AtLeast(Owner),
             200,
         ),
+        // The fixture is a database credential: an operator may ask, and learns it has no token.
+        case(
+            "POST",
+            "/credentials/{id}/refresh",
+            "/credentials/{id}/refresh",
+            None,
+            AtLeast(Operator),
+            422,
+        ),
         // The fixture points at a closed local port: the test runs and is inconclusive.
         case(
             "POST",

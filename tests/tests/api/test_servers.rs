@@ -117,6 +117,7 @@ async fn answer(req: Request<Incoming>) -> Response<Full<Bytes>> {
                 reply(401, json!({"error": "invalid_client"}))
             }
         }
+        p if p.starts_with("/provider/") => provider(p, &auth, &body),
         p if p.starts_with("/snowflake/") && p.ends_with("/session/v1/login-request") => {
             let sent: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
             if sent["data"]["PASSWORD"] == SNOWFLAKE_PASSWORD
@@ -131,5 +132,101 @@ async fn answer(req: Request<Incoming>) -> Response<Full<Bytes>> {
             }
         }
         _ => reply(404, json!({"error": "not found"})),
+    }
+}
+
+/// A small OAuth 2.0 token endpoint per test client (`/provider/<client>/token`): client
+/// credentials and refresh tokens with rotation, a finite number of refreshes, a switch to
+/// take it down, and counters, so tests can see exactly what reached the provider.
+#[derive(Default)]
+pub struct ProviderClient {
+    pub expires_in: u64,
+    /// Refreshes left before the provider answers invalid_grant.
+    pub refreshes_left: usize,
+    pub down: bool,
+    pub exchanges: usize,
+    pub reused_refresh_tokens: usize,
+    valid_refresh: std::collections::HashSet<String>,
+    issued: usize,
+}
+
+static PROVIDER: std::sync::Mutex<Option<std::collections::HashMap<String, ProviderClient>>> =
+    std::sync::Mutex::new(None);
+
+/// Registers `client` (secret `CLIENT.1`) whose tokens live `expires_in` seconds; returns the
+/// token URL and an initial refresh token.
+pub fn register_client(client: &str, expires_in: u64, refreshes: usize) -> (String, String) {
+    let mut guard = PROVIDER.lock().unwrap();
+    let clients = guard.get_or_insert_with(Default::default);
+    let mut state = ProviderClient {
+        expires_in,
+        refreshes_left: refreshes,
+        ..Default::default()
+    };
+    let initial = format!("{client}-rt-0");
+    state.valid_refresh.insert(initial.clone());
+    clients.insert(client.to_owned(), state);
+    (format!("{}/provider/{client}/token", base_url()), initial)
+}
+
+pub fn with_client<T>(client: &str, f: impl FnOnce(&mut ProviderClient) -> T) -> T {
+    let mut guard = PROVIDER.lock().unwrap();
+    f(guard
+        .get_or_insert_with(Default::default)
+        .get_mut(client)
+        .expect("registered client"))
+}
+
+fn provider(path: &str, auth: &str, body: &str) -> Response<Full<Bytes>> {
+    let client = path
+        .trim_start_matches("/provider/")
+        .trim_end_matches("/token")
+        .to_owned();
+    let form: std::collections::HashMap<String, String> = body
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.replace("%2D", "-").replace("%2d", "-")))
+        .collect();
+    let mut guard = PROVIDER.lock().unwrap();
+    let Some(state) = guard.get_or_insert_with(Default::default).get_mut(&client) else {
+        return reply(400, json!({"error": "invalid_client"}));
+    };
+    if state.down {
+        return reply(503, json!({"error": "temporarily_unavailable"}));
+    }
+    state.exchanges += 1;
+    if auth != basic(&client, CLIENT.1) {
+        return reply(401, json!({"error": "invalid_client"}));
+    }
+    state.issued += 1;
+    let access = format!("{client}-at-{}", state.issued);
+    match form.get("grant_type").map(String::as_str) {
+        Some("client_credentials") => reply(
+            200,
+            json!({"access_token": access, "token_type": "bearer", "expires_in": state.expires_in}),
+        ),
+        Some("refresh_token") => {
+            let presented = form.get("refresh_token").cloned().unwrap_or_default();
+            if !state.valid_refresh.remove(&presented) {
+                if presented.starts_with(&client) {
+                    state.reused_refresh_tokens += 1;
+                }
+                return reply(400, json!({"error": "invalid_grant"}));
+            }
+            if state.refreshes_left == 0 {
+                return reply(
+                    400,
+                    json!({"error": "invalid_grant", "error_description": "refresh limit reached"}),
+                );
+            }
+            state.refreshes_left -= 1;
+            let rotated = format!("{client}-rt-{}", state.issued);
+            state.valid_refresh.insert(rotated.clone());
+            reply(
+                200,
+                json!({"access_token": access, "token_type": "bearer", "expires_in": state.expires_in, "refresh_token": rotated}),
+            )
+        }
+        _ => reply(400, json!({"error": "unsupported_grant_type"})),
     }
 }

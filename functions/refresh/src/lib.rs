@@ -1,0 +1,99 @@
+//! The refresh sweep: every period, refresh what is due before the next sweep, with bounded
+//! concurrency. It reads only the sparse due index, never the table.
+
+use futures::stream::{self, StreamExt};
+use latchkey_shared::config::Config;
+use latchkey_shared::error::ApiError;
+use latchkey_shared::refresh::{RefreshOutcome, Refresher, When};
+use latchkey_shared::testers::Testers;
+use latchkey_shared::Backends;
+use serde::Serialize;
+use std::time::Duration;
+use time::OffsetDateTime;
+
+/// Who the history says refreshed a credential when nobody asked.
+pub const SWEEP_ACTOR: &str = "service:refresh";
+
+#[derive(Debug, Default, Serialize, PartialEq, Eq)]
+pub struct SweepReport {
+    /// Items read from the due index.
+    pub items_read: usize,
+    pub due: usize,
+    pub refreshed: usize,
+    pub skipped: usize,
+    pub failed: usize,
+    pub reauth_required: usize,
+    pub errors: usize,
+}
+
+pub struct Sweeper {
+    aws: Backends,
+    testers: Testers,
+    margin: Option<Duration>,
+    period: Duration,
+    concurrency: usize,
+}
+
+impl Sweeper {
+    pub fn new(aws: &aws_config::SdkConfig, config: &Config) -> Self {
+        Self::with_concurrency(aws, config, config.refresh_concurrency)
+    }
+
+    pub fn with_concurrency(
+        aws: &aws_config::SdkConfig,
+        config: &Config,
+        concurrency: usize,
+    ) -> Self {
+        Self {
+            aws: Backends::new(aws, config),
+            testers: Testers::new(
+                config.outbound_guard.clone(),
+                config.test_timeout,
+                config.snowflake_base_url.clone(),
+            ),
+            margin: config.refresh_margin,
+            period: config.refresh_period,
+            concurrency: concurrency.max(1),
+        }
+    }
+
+    #[tracing::instrument(skip_all)]
+    pub async fn sweep(&self) -> Result<SweepReport, ApiError> {
+        // Whatever falls due before the next sweep is refreshed now, so nothing waits a period.
+        let horizon = OffsetDateTime::now_utc() + self.period;
+        let (due, items_read) = self
+            .aws
+            .store
+            .due_for_refresh(horizon.unix_timestamp())
+            .await?;
+        let refresher = Refresher {
+            aws: &self.aws,
+            testers: &self.testers,
+            margin: self.margin,
+        };
+        let outcomes: Vec<Result<RefreshOutcome, ApiError>> = stream::iter(&due)
+            .map(|id| refresher.refresh(id, When::DueBy(horizon), SWEEP_ACTOR))
+            .buffer_unordered(self.concurrency)
+            .collect()
+            .await;
+        let mut report = SweepReport {
+            items_read,
+            due: due.len(),
+            ..SweepReport::default()
+        };
+        for outcome in outcomes {
+            match outcome {
+                Ok(RefreshOutcome::Refreshed { .. }) => report.refreshed += 1,
+                Ok(RefreshOutcome::Skipped { .. }) => report.skipped += 1,
+                Ok(RefreshOutcome::Failed { .. }) => report.failed += 1,
+                Ok(RefreshOutcome::ReauthRequired) => report.reauth_required += 1,
+                Err(e) => {
+                    tracing::error!(error = %e, "refresh failed unexpectedly");
+                    report.errors += 1;
+                }
+            }
+        }
+        tracing::info!(?report, "refresh sweep done");
+        Ok(report)
+    }
+}

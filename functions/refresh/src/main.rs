@@ -1,0 +1,20 @@
+//! Lambda entry point: wiring only. Runs on the schedule the template declares.
+
+use lambda_runtime::{run, service_fn, Error, LambdaEvent};
+use latchkey_refresh::Sweeper;
+use latchkey_shared::config::Config;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    latchkey_shared::telemetry::init();
+    let config = Config::from_env()?;
+    let sweeper = Sweeper::new(&latchkey_shared::aws_config().await, &config);
+    let sweeper = &sweeper;
+    run(service_fn(
+        move |_: LambdaEvent<serde_json::Value>| async move {
+            let report = sweeper.sweep().await?;
+            Ok::<_, Error>(serde_json::to_value(report)?)
+        },
+    ))
+    .await
+}

@@ -1,0 +1,323 @@
+//! Token lifecycle against a local OAuth 2.0 token endpoint: the sweep refreshes only what is
+//! due, single flight, rotation, refresh limits, and a provider that is down.
+
+use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+use futures::future::join_all;
+use latchkey_refresh::{SweepReport, Sweeper};
+use reqwest::Method;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+
+use crate::helpers::{TestApp, ORG};
+use crate::test_servers::{register_client, with_client, CLIENT};
+
+fn unique_client() -> String {
+    format!("c{}", ulid::Ulid::new().to_string().to_ascii_lowercase())
+}
+
+async fn client_credentials(app: &TestApp, client: &str, token_url: &str) -> String {
+    let body = json!({"name": "api", "connector": "rest_api", "auth_type": "oauth2_client_credentials",
+        "fields": {"token_url": token_url, "client_id": client, "client_secret": CLIENT.1}});
+    app.create("alice", &body).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+fn sweeper(app: &TestApp) -> Sweeper {
+    Sweeper::new(&app.stack.aws, &app.stack.config("refresh").unwrap())
+}
+
+#[tokio::test]
+async fn the_sweep_refreshes_what_is_due_and_reads_nothing_else() {
+    let app = TestApp::spawn().await;
+    let client = unique_client();
+    let (token_url, _) = register_client(&client, 3600, 0);
+    let id = client_credentials(&app, &client, &token_url).await;
+    app.create("alice", &json!({"name": "plain", "connector": "rest_api", "auth_type": "bearer", "fields": {"token": "t"}})).await;
+
+    let report = sweeper(&app).sweep().await.unwrap();
+    assert_eq!(
+        report,
+        SweepReport {
+            items_read: 1,
+            due: 1,
+            refreshed: 1,
+            ..Default::default()
+        }
+    );
+    let c = app.get("alice", &format!("/credentials/{id}")).await.body;
+    assert_eq!(c["status"], "valid");
+    assert_eq!(c["status_code"], "refreshed");
+    let parse = |v: &Value| {
+        time::OffsetDateTime::parse(
+            v.as_str().unwrap(),
+            &time::format_description::well_known::Rfc3339,
+        )
+        .unwrap()
+    };
+    let expires = parse(&c["token"]["expires_at"]);
+    let next = parse(&c["token"]["next_refresh_at"]);
+    assert_eq!(
+        (expires - next).whole_seconds(),
+        360,
+        "margin: 10 % of an hour, under 15 minutes"
+    );
+    assert_eq!(
+        app.stored_secret(&id).await["access_token"],
+        format!("{client}-at-1")
+    );
+
+    let again = sweeper(&app).sweep().await.unwrap();
+    assert_eq!(
+        again,
+        SweepReport::default(),
+        "nothing due before the next period"
+    );
+    assert_eq!(with_client(&client, |c| c.exchanges), 1);
+}
+
+#[tokio::test]
+async fn with_a_thousand_stored_and_ten_due_the_sweep_reads_ten() {
+    let app = TestApp::spawn().await;
+    let client = unique_client();
+    let (token_url, _) = register_client(&client, 3600, 0);
+    for _ in 0..10 {
+        client_credentials(&app, &client, &token_url).await;
+    }
+    // 990 more scheduled a day out: in the index, but not due.
+    let later = (time::OffsetDateTime::now_utc() + time::Duration::days(1)).unix_timestamp();
+    let ddb = app.ddb();
+    for chunk in (0..990).collect::<Vec<_>>().chunks(25) {
+        let writes: Vec<WriteRequest> = chunk
+            .iter()
+            .map(|_| {
+                let id = format!(
+                    "CRED#cred_{}",
+                    ulid::Ulid::new().to_string().to_ascii_lowercase()
+                );
+                let item = HashMap::from([
+                    ("pk".to_string(), AttributeValue::S(id)),
+                    ("sk".to_string(), AttributeValue::S("META".into())),
+                    ("refresh_shard".to_string(), AttributeValue::S("DUE".into())),
+                    (
+                        "refresh_due".to_string(),
+                        AttributeValue::N(later.to_string()),
+                    ),
+                ]);
+                WriteRequest::builder()
+                    .put_request(PutRequest::builder().set_item(Some(item)).build().unwrap())
+                    .build()
+            })
+            .collect();
+        ddb.batch_write_item()
+            .request_items(&app.table, writes)
+            .send()
+            .await
+            .unwrap();
+    }
+    for concurrency in [1, 16] {
+        let sweeper = Sweeper::with_concurrency(
+            &app.stack.aws,
+            &app.stack.config("refresh").unwrap(),
+            concurrency,
+        );
+        let report = sweeper.sweep().await.unwrap();
+        if concurrency == 1 {
+            assert_eq!(
+                report,
+                SweepReport {
+                    items_read: 10,
+                    due: 10,
+                    refreshed: 10,
+                    ..Default::default()
+                }
+            );
+        } else {
+            assert_eq!(report.items_read, 0, "all refreshed: nothing due any more");
+        }
+    }
+}
+
+#[tokio::test]
+async fn twenty_concurrent_triggers_make_one_exchange() {
+    let app = TestApp::spawn().await;
+    let client = unique_client();
+    let (token_url, _) = register_client(&client, 3600, 0);
+    let id = client_credentials(&app, &client, &token_url).await;
+    let resolver =
+        latchkey_resolve::Resolver::new(&app.stack.aws, &app.stack.config("resolve").unwrap());
+    let principal = json!({"user": "alice", "org_id": ORG});
+    let answers = join_all((0..20).map(|_| {
+        resolver.handle(json!({"action": "resolve", "credential_id": id, "principal": principal}))
+    }))
+    .await;
+    let tokens: std::collections::BTreeSet<String> = answers
+        .iter()
+        .map(|a| a["secrets"]["access_token"].to_string())
+        .collect();
+    assert_eq!(
+        tokens.len(),
+        1,
+        "every flow got the one fresh token: {tokens:?}"
+    );
+    assert_eq!(
+        with_client(&client, |c| c.exchanges),
+        1,
+        "exactly one exchange at the provider"
+    );
+    assert_eq!(
+        app.get("alice", &format!("/credentials/{id}")).await.body["status"],
+        "valid"
+    );
+}
+
+#[tokio::test]
+async fn rotated_refresh_tokens_are_kept_and_a_refresh_limit_asks_for_reauthentication() {
+    let app = TestApp::spawn().await;
+    let client = unique_client();
+    let (token_url, initial) = register_client(&client, 3600, 2);
+    let body = json!({"name": "oauth", "connector": "rest_api", "auth_type": "oauth2_authorization_code",
+        "fields": {"authorize_url": format!("{token_url}/authorize"), "token_url": token_url, "client_id": client,
+                   "client_secret": CLIENT.1, "refresh_token": initial}});
+    let id = app.create("alice", &body).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = format!("/credentials/{id}");
+    let token = app.token("alice");
+    for n in 1..=2 {
+        let r = app
+            .call(
+                Method::POST,
+                &format!("{path}/refresh"),
+                Some(&token),
+                None,
+                &[],
+            )
+            .await;
+        assert_eq!(r.body["refresh"]["outcome"], "refreshed", "{}", r.text);
+        let stored = app.stored_secret(&id).await;
+        assert_ne!(
+            stored["refresh_token"],
+            initial.as_str(),
+            "the rotated refresh token is persisted"
+        );
+        assert!(
+            stored["refresh_token"]
+                .as_str()
+                .unwrap()
+                .starts_with(&format!("{client}-rt-")),
+            "refresh {n}"
+        );
+    }
+    assert_eq!(
+        with_client(&client, |c| c.reused_refresh_tokens),
+        0,
+        "an old refresh token is never reused"
+    );
+
+    let r = app
+        .call(
+            Method::POST,
+            &format!("{path}/refresh"),
+            Some(&token),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(
+        r.body["refresh"]["outcome"], "reauth_required",
+        "{}",
+        r.text
+    );
+    assert_eq!(r.body["status"], "reauth_required");
+    assert_eq!(r.body["status_code"], "refresh_exhausted");
+    assert!(r.body["status_reason"]
+        .as_str()
+        .unwrap()
+        .contains("re-authenticate"));
+    assert!(
+        r.body["token"]["next_refresh_at"].is_null(),
+        "no more attempts"
+    );
+    assert_eq!(sweeper(&app).sweep().await.unwrap().items_read, 0);
+    let operator = app
+        .call(
+            Method::PUT,
+            &format!("{path}/accessors/user/olga"),
+            Some(&token),
+            Some(&json!({"role": "operator"})),
+            &[],
+        )
+        .await;
+    assert_eq!(operator.status, 201);
+    assert_eq!(
+        app.call(
+            Method::POST,
+            &format!("{path}/refresh"),
+            Some(&app.token("olga")),
+            None,
+            &[]
+        )
+        .await
+        .status,
+        200,
+        "operators may refresh"
+    );
+    let collaborator = app
+        .call(
+            Method::PUT,
+            &format!("{path}/accessors/user/carl"),
+            Some(&token),
+            Some(&json!({"role": "collaborator"})),
+            &[],
+        )
+        .await;
+    assert_eq!(collaborator.status, 201);
+    assert_eq!(
+        app.call(
+            Method::POST,
+            &format!("{path}/refresh"),
+            Some(&app.token("carl")),
+            None,
+            &[]
+        )
+        .await
+        .status,
+        403
+    );
+}
+
+#[tokio::test]
+async fn a_provider_that_is_down_marks_nothing_invalid_until_the_token_expires() {
+    let app = TestApp::spawn().await;
+    let client = unique_client();
+    let (token_url, _) = register_client(&client, 3, 0);
+    let id = client_credentials(&app, &client, &token_url).await;
+    let path = format!("/credentials/{id}/refresh");
+    let token = app.token("alice");
+    let first = app.call(Method::POST, &path, Some(&token), None, &[]).await;
+    assert_eq!(first.body["refresh"]["outcome"], "refreshed");
+
+    with_client(&client, |c| c.down = true);
+    let failed = app.call(Method::POST, &path, Some(&token), None, &[]).await;
+    assert_eq!(
+        failed.body["refresh"],
+        json!({"outcome": "failed", "code": "provider_unavailable"}),
+        "{}",
+        failed.text
+    );
+    assert_eq!(failed.body["status"], "valid", "the token still works");
+    assert_eq!(failed.body["token"]["refresh_failures"], 1);
+
+    tokio::time::sleep(std::time::Duration::from_millis(3200)).await;
+    let expired = app.call(Method::POST, &path, Some(&token), None, &[]).await;
+    assert_eq!(expired.body["status"], "invalid", "{}", expired.text);
+    assert_eq!(expired.body["status_code"], "refresh_failed");
+
+    with_client(&client, |c| c.down = false);
+    let back = app.call(Method::POST, &path, Some(&token), None, &[]).await;
+    assert_eq!(back.body["status"], "valid");
+    assert_eq!(back.body["token"]["refresh_failures"], 0);
+}
