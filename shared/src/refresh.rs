@@ -123,7 +123,7 @@ impl Refresher<'_> {
             return Ok(RefreshOutcome::Skipped { reason: "fresh" });
         }
 
-        let mut secrets = self
+        let secrets = self
             .aws
             .vault
             .read(&record.id, &record.secret_version)
@@ -139,60 +139,30 @@ impl Refresher<'_> {
             Err(observation) => return self.record_failure(&record, observation, actor, now).await,
         };
 
-        secrets.0.insert("access_token".into(), grant.access_token);
-        if let Some(rotated) = grant.refresh_token {
-            secrets.0.insert("refresh_token".into(), rotated);
-        }
-        let lifetime = grant.expires_in.unwrap_or(DEFAULT_LIFETIME);
-        let expires_at = now + lifetime;
-        let mut next = record.clone();
-        next.secret_version = self.aws.vault.put_pending(&record.id, &secrets).await?;
-        next.secret_fields = secrets.names();
-        next.token.token_expires_at = Some(expires_at);
-        next.token.last_refresh_at = Some(now);
-        next.token.refresh_failures = 0;
-        let due = expires_at - margin(lifetime, self.margin);
-        next.token.schedule(next.auto_refresh().then_some(due));
         let observation = Observation::new(
             Verdict::Valid,
             "refreshed",
             "the provider issued a new access token",
         );
-        let recovered = record.status != Status::Valid;
-        apply_status(&mut next, &observation, now);
-        let mut change = Change::update(
-            &next,
-            record.version,
-            entry(HistoryAction::Refreshed, actor, now, &observation),
-        );
-        if recovered {
-            change = change.and_history(
-                entry(HistoryAction::StatusChanged, actor, now, &observation).status_only(),
-            );
-        }
-        if !matches!(self.aws.store.write(change).await?, WriteOutcome::Written) {
-            // Edited meanwhile: the edit wins; its own schedule fetches a token for the new details.
-            return Ok(RefreshOutcome::Skipped {
-                reason: "changed_meanwhile",
-            });
-        }
-        if let Err(e) = self
-            .aws
-            .vault
-            .promote(&record.id, &next.secret_version)
-            .await
+        match store_grant(
+            self.aws,
+            &record,
+            secrets,
+            grant,
+            self.margin,
+            HistoryAction::Refreshed,
+            &observation,
+            Trigger::Refresh,
+            actor,
+        )
+        .await?
         {
-            tracing::warn!(error = %e, "refreshed secret version not promoted to AWSCURRENT");
+            Some(expires_at) => Ok(RefreshOutcome::Refreshed { expires_at }),
+            // Edited meanwhile: the edit wins; its own schedule fetches a token for the new details.
+            None => Ok(RefreshOutcome::Skipped {
+                reason: "changed_meanwhile",
+            }),
         }
-        tracing::info!(expires_at = %expires_at, "token refreshed");
-        self.aws
-            .events
-            .publish("CredentialRefreshed", json!({ "credential_id": record.id, "expires_at": crate::record::rfc3339(expires_at) }))
-            .await;
-        if recovered {
-            self.status_event(&record, &next, &observation).await;
-        }
-        Ok(RefreshOutcome::Refreshed { expires_at })
     }
 
     async fn record_failure(
@@ -208,7 +178,7 @@ impl Refresher<'_> {
         let expired = record.token.token_expires_at.is_none_or(|exp| exp <= now);
         let outcome = if exhausted {
             next.token.schedule(None);
-            apply_status(&mut next, &observation, now);
+            apply_status(&mut next, &observation, Trigger::Refresh, now);
             next.status = Status::ReauthRequired;
             RefreshOutcome::ReauthRequired
         } else {
@@ -225,7 +195,7 @@ impl Refresher<'_> {
                         observation.message
                     ),
                 );
-                apply_status(&mut next, &failed, now);
+                apply_status(&mut next, &failed, Trigger::Refresh, now);
             }
             RefreshOutcome::Failed {
                 code: observation.code.clone(),
@@ -235,11 +205,23 @@ impl Refresher<'_> {
         let mut change = Change::update(
             &next,
             record.version,
-            entry(HistoryAction::RefreshFailed, actor, now, &observation),
+            entry(
+                HistoryAction::RefreshFailed,
+                actor,
+                now,
+                &observation,
+                Trigger::Refresh,
+            ),
         );
         if changed {
-            let mut line =
-                entry(HistoryAction::StatusChanged, actor, now, &observation).status_only();
+            let mut line = entry(
+                HistoryAction::StatusChanged,
+                actor,
+                now,
+                &observation,
+                Trigger::Refresh,
+            )
+            .status_only();
             line.status = Some(next.status);
             line.code = next.status_code.clone();
             change = change.and_history(line);
@@ -252,41 +234,110 @@ impl Refresher<'_> {
         tracing::info!(code = %observation.code, failures = next.token.refresh_failures, "token refresh failed");
         if changed {
             let reason = next.status_reason.clone().unwrap_or_default();
-            self.status_event(
-                record,
-                &next,
-                &Observation::new(
-                    observation.result,
-                    next.status_code.as_deref().unwrap_or(""),
-                    reason,
-                ),
-            )
-            .await;
+            let changed_to = Observation::new(
+                observation.result,
+                next.status_code.as_deref().unwrap_or(""),
+                reason,
+            );
+            status_event(self.aws, record, &next, &changed_to, Trigger::Refresh).await;
         }
         Ok(outcome)
     }
-
-    async fn status_event(
-        &self,
-        before: &CredentialRecord,
-        after: &CredentialRecord,
-        observation: &Observation,
-    ) {
-        self.aws
-            .events
-            .publish(
-                "CredentialStatusChanged",
-                json!({
-                    "credential_id": before.id, "owner": before.owner, "org_id": before.org_id,
-                    "from": before.status, "to": after.status, "code": observation.code,
-                    "reason": observation.message, "trigger": Trigger::Refresh,
-                }),
-            )
-            .await;
-    }
 }
 
-fn apply_status(next: &mut CredentialRecord, observation: &Observation, now: OffsetDateTime) {
+/// Stores tokens from a provider: access and (rotated) refresh token as one new secret version,
+/// then the metadata naming it with the token's expiry and next refresh, and the status valid.
+/// `None` when the credential changed meanwhile (the tokens are then not kept).
+#[allow(clippy::too_many_arguments)]
+pub async fn store_grant(
+    aws: &Backends,
+    record: &CredentialRecord,
+    mut secrets: crate::catalog::SecretFields,
+    grant: crate::testers::Grant,
+    configured_margin: Option<Duration>,
+    action: HistoryAction,
+    observation: &Observation,
+    trigger: Trigger,
+    actor: &str,
+) -> Result<Option<OffsetDateTime>, ApiError> {
+    let now = OffsetDateTime::now_utc();
+    secrets.0.insert("access_token".into(), grant.access_token);
+    if let Some(rotated) = grant.refresh_token {
+        secrets.0.insert("refresh_token".into(), rotated);
+    }
+    let lifetime = grant.expires_in.unwrap_or(DEFAULT_LIFETIME);
+    let expires_at = now + lifetime;
+    let mut next = record.clone();
+    next.secret_version = aws.vault.put_pending(&record.id, &secrets).await?;
+    next.secret_fields = secrets.names();
+    next.token.token_expires_at = Some(expires_at);
+    next.token.last_refresh_at = Some(now);
+    next.token.refresh_failures = 0;
+    let due = expires_at - margin(lifetime, configured_margin);
+    next.token.schedule(next.auto_refresh().then_some(due));
+    let recovered = record.status != Status::Valid;
+    apply_status(&mut next, observation, trigger, now);
+    let mut change = Change::update(
+        &next,
+        record.version,
+        entry(action, actor, now, observation, trigger),
+    );
+    if recovered {
+        change = change.and_history(
+            entry(
+                HistoryAction::StatusChanged,
+                actor,
+                now,
+                observation,
+                trigger,
+            )
+            .status_only(),
+        );
+    }
+    if !matches!(aws.store.write(change).await?, WriteOutcome::Written) {
+        return Ok(None);
+    }
+    if let Err(e) = aws.vault.promote(&record.id, &next.secret_version).await {
+        tracing::warn!(error = %e, "new token secret version not promoted to AWSCURRENT");
+    }
+    tracing::info!(credential_id = %record.id, expires_at = %expires_at, "tokens stored");
+    aws.events
+        .publish(
+            "CredentialRefreshed",
+            json!({ "credential_id": record.id, "expires_at": crate::record::rfc3339(expires_at) }),
+        )
+        .await;
+    if recovered {
+        status_event(aws, record, &next, observation, trigger).await;
+    }
+    Ok(Some(expires_at))
+}
+
+async fn status_event(
+    aws: &Backends,
+    before: &CredentialRecord,
+    after: &CredentialRecord,
+    observation: &Observation,
+    trigger: Trigger,
+) {
+    aws.events
+        .publish(
+            "CredentialStatusChanged",
+            json!({
+                "credential_id": before.id, "owner": before.owner, "org_id": before.org_id,
+                "from": before.status, "to": after.status, "code": observation.code,
+                "reason": observation.message, "trigger": trigger,
+            }),
+        )
+        .await;
+}
+
+fn apply_status(
+    next: &mut CredentialRecord,
+    observation: &Observation,
+    trigger: Trigger,
+    now: OffsetDateTime,
+) {
     if let Some(status) = observation.status() {
         if status != next.status {
             next.status_changed_at = Some(now);
@@ -294,20 +345,21 @@ fn apply_status(next: &mut CredentialRecord, observation: &Observation, now: Off
         next.status = status;
         next.status_code = Some(observation.code.clone());
         next.status_reason = Some(observation.message.clone());
-        next.status_trigger = Some(Trigger::Refresh);
+        next.status_trigger = Some(trigger);
         if status == Status::Valid {
             next.verified_at = Some(now);
         }
     }
 }
 
-fn entry(action: HistoryAction, actor: &str, now: OffsetDateTime, o: &Observation) -> HistoryEntry {
-    HistoryEntry::new(action, actor, now).observed(
-        Some(o.result),
-        o.status(),
-        &o.code,
-        Trigger::Refresh,
-    )
+fn entry(
+    action: HistoryAction,
+    actor: &str,
+    now: OffsetDateTime,
+    o: &Observation,
+    trigger: Trigger,
+) -> HistoryEntry {
+    HistoryEntry::new(action, actor, now).observed(Some(o.result), o.status(), &o.code, trigger)
 }
 
 #[cfg(test)]

@@ -215,14 +215,16 @@ impl Gateway {
                 v.strip_prefix("Bearer ")
                     .or_else(|| v.strip_prefix("bearer "))
             });
-        let Some(claims) = token.and_then(|t| self.jwt.verify(t.trim())) else {
-            return gateway_reply(401, "Unauthorized");
+        let claims = match token.and_then(|t| self.jwt.verify(t.trim())) {
+            Some(claims) => Some(claims),
+            None if matched.route.public => None,
+            None => return gateway_reply(401, "Unauthorized"),
         };
         let body = match Limited::new(body, GATEWAY_MAX_BODY).collect().await {
             Ok(b) => b.to_bytes(),
             Err(_) => return gateway_reply(413, "Request Entity Too Large"),
         };
-        let event = api_gateway_v2_event(&parts, &body, &matched, &claims);
+        let event = api_gateway_v2_event(&parts, &body, &matched, claims.as_ref());
         let handler = self.handlers[&matched.route.function].clone();
         match invoke(handler, event).await {
             Ok(resp) => resp,
@@ -277,7 +279,7 @@ fn api_gateway_v2_event(
     parts: &hyper::http::request::Parts,
     body: &Bytes,
     matched: &Matched<'_>,
-    claims: &HashMap<String, String>,
+    claims: Option<&HashMap<String, String>>,
 ) -> Value {
     let mut headers: BTreeMap<String, String> = BTreeMap::new();
     for (name, value) in &parts.headers {
@@ -340,7 +342,7 @@ fn api_gateway_v2_event(
             "stage": "$default",
             "time": now.format(&time::format_description::well_known::Rfc2822).unwrap_or_default(),
             "timeEpoch": now.unix_timestamp() * 1000,
-            "authorizer": { "jwt": { "claims": claims, "scopes": null } },
+            "authorizer": claims.map(|c| json!({ "jwt": { "claims": c, "scopes": null } })),
         },
         "body": if body.is_empty() { Value::Null } else { Value::String(body) },
         "isBase64Encoded": base64,

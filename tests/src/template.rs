@@ -21,6 +21,8 @@ pub struct Route {
     pub method: String,
     pub path: String,
     pub function: String,
+    /// `Auth: { Authorizer: NONE }`: reachable without a token (the OAuth callback).
+    pub public: bool,
 }
 
 impl Route {
@@ -99,6 +101,7 @@ impl Template {
                             .to_ascii_uppercase(),
                         path: p["Path"].as_str().unwrap_or_default().to_owned(),
                         function: logical_id.to_owned(),
+                        public: p["Auth"]["Authorizer"].as_str() == Some("NONE"),
                     });
                 }
             }
