@@ -24,6 +24,8 @@ pub enum Action {
     ReportFailure,
     /// Refresh the token now.
     Refresh,
+    /// Connect (or re-authenticate) an OAuth 2.0 credential through the provider.
+    Connect,
     /// Detach a usage; anyone who may use the credential may undo their own attachment.
     DetachUsage {
         attached_by_caller: bool,
@@ -58,7 +60,7 @@ impl Action {
             DetachUsage {
                 attached_by_caller: false,
             } => Role::Admin,
-            Edit | Delete | Restore => Role::Admin,
+            Edit | Delete | Restore | Connect => Role::Admin,
             // Admins share up to operator; only the owner hands out (or takes back) admin.
             Grant(role)
             | Revoke {
@@ -87,6 +89,7 @@ impl Action {
             Use => "use it in a data flow",
             ReportFailure => "report a failure of it",
             Refresh => "refresh its token",
+            Connect => "connect or re-authenticate it",
             DetachUsage { .. } => "detach a usage someone else attached",
             Edit => "edit it",
             Delete => "delete it",

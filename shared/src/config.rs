@@ -26,6 +26,12 @@ pub struct Config {
     /// refreshes it runs at once (`LATCHKEY_REFRESH_CONCURRENCY`, default 16).
     pub refresh_period: Duration,
     pub refresh_concurrency: usize,
+    /// The OAuth callback URL registered with providers (`LATCHKEY_OAUTH_REDIRECT_URI`):
+    /// this API's `/oauth/callback`.
+    pub oauth_redirect_uri: Option<String>,
+    /// Where the callback sends the person afterwards (`LATCHKEY_OAUTH_DONE_URL`), with
+    /// `credential_id` and `result` or `error` in the query.
+    pub oauth_done_url: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -112,6 +118,10 @@ impl Config {
                 seconds("LATCHKEY_REFRESH_PERIOD_SECONDS")?.unwrap_or(300),
             ),
             refresh_concurrency,
+            oauth_redirect_uri: get("LATCHKEY_OAUTH_REDIRECT_URI").filter(|v| !v.is_empty()),
+            oauth_done_url: get("LATCHKEY_OAUTH_DONE_URL")
+                .filter(|v| !v.is_empty())
+                .unwrap_or_else(|| "/".into()),
             outbound_guard,
             test_timeout,
             snowflake_base_url: get("LATCHKEY_SNOWFLAKE_BASE_URL")

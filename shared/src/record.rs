@@ -136,6 +136,14 @@ impl CredentialRecord {
         TOKEN_AUTH_TYPES.contains(&self.auth_type.as_str())
     }
 
+    /// Whether the sweep should keep this credential's token fresh: auto-refresh is on and there
+    /// is something to refresh with (an authorization-code credential needs a refresh token).
+    pub fn refreshable(&self) -> bool {
+        self.auto_refresh()
+            && (self.auth_type != "oauth2_authorization_code"
+                || self.secret_fields.contains("refresh_token"))
+    }
+
     pub fn auto_refresh(&self) -> bool {
         self.is_token_based()
             && self
@@ -240,6 +248,8 @@ pub enum HistoryAction {
     Refreshed,
     /// A refresh failed (transient, rejected or exhausted: see `code`).
     RefreshFailed,
+    /// Connected (or re-authenticated) through the OAuth provider.
+    Connected,
 }
 
 impl HistoryEntry {

@@ -274,7 +274,7 @@ pub async fn store_grant(
     next.token.last_refresh_at = Some(now);
     next.token.refresh_failures = 0;
     let due = expires_at - margin(lifetime, configured_margin);
-    next.token.schedule(next.auto_refresh().then_some(due));
+    next.token.schedule(next.refreshable().then_some(due));
     let recovered = record.status != Status::Valid;
     apply_status(&mut next, observation, trigger, now);
     let mut change = Change::update(

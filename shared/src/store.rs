@@ -150,6 +150,18 @@ fn usage_sk(kind: &str, resource_id: &str) -> String {
     format!("USE#{kind}#{resource_id}")
 }
 
+/// An authorization request on its way through the provider (connect or re-authenticate).
+/// The PKCE verifier is a one-time value for this exchange, not a credential secret; it lives
+/// ten minutes and is deleted when the callback uses it.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct OAuthPending {
+    pub credential_id: CredentialId,
+    pub pkce_verifier: String,
+    pub actor: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+}
+
 pub enum UsageChange<'a> {
     Add(&'a Usage),
     Remove { kind: &'a str, resource_id: &'a str },
@@ -416,6 +428,47 @@ impl Store {
                 return Ok((ids, read));
             }
         }
+    }
+
+    /// Remembers an authorization request for ten minutes, keyed by its `state`.
+    pub async fn put_oauth_state(
+        &self,
+        state: &str,
+        pending: &OAuthPending,
+    ) -> Result<(), ApiError> {
+        let mut item: Item = serde_dynamo::to_item(pending)?;
+        item.insert("pk".into(), s(format!("OAUTH#{state}")));
+        item.insert("sk".into(), s("STATE"));
+        let expires = OffsetDateTime::now_utc() + time::Duration::minutes(10);
+        item.insert("ttl".into(), n(expires.unix_timestamp()));
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(sdk)?;
+        Ok(())
+    }
+
+    /// Takes (reads and deletes, atomically) the authorization request for `state`: a state
+    /// works once, and not after ten minutes.
+    pub async fn take_oauth_state(&self, state: &str) -> Result<Option<OAuthPending>, ApiError> {
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("OAUTH#{state}")))
+            .key("sk", s("STATE"))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(sdk)?;
+        let Some(item) = out.attributes else {
+            return Ok(None);
+        };
+        let pending: OAuthPending = serde_dynamo::from_item(item)?;
+        Ok((pending.expires_at > OffsetDateTime::now_utc()).then_some(pending))
     }
 
     /// A history line on its own (a use, which changes nothing else).

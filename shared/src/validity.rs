@@ -32,6 +32,8 @@ pub enum Trigger {
     Refresh,
     /// An edit of connection details, which makes the last verdict meaningless.
     Edit,
+    /// An OAuth 2.0 connect or re-authentication through the provider.
+    Connect,
 }
 
 /// One observation of whether a credential authenticates.

@@ -64,6 +64,13 @@ fn handler_for(
                 Box::pin(async move { service.handle(req).await })
             }))
         }
+        "oauth" => {
+            let service = Arc::new(latchkey_oauth::Service::new(aws, &config));
+            Ok(Arc::new(move |req| {
+                let service = service.clone();
+                Box::pin(async move { service.handle(req).await })
+            }))
+        }
         other => Err(format!("no local handler for function binary `{other}`").into()),
     }
 }

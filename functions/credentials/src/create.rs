@@ -106,7 +106,7 @@ pub async fn create(
     };
     // Token credentials get their first token from the next sweep (or a just-in-time resolve).
     let mut record = record;
-    if record.auto_refresh() {
+    if record.refreshable() {
         record.token.schedule(Some(now));
     }
     let idempotency = IdempotencyRecord {

@@ -92,7 +92,7 @@ pub async fn patch(
     }
     // Token credentials whose details changed fetch a token for the new details at once;
     // turning auto-refresh off takes them out of the sweep.
-    if next.auto_refresh() {
+    if next.refreshable() {
         if auth_changed || next.token.refresh_due.is_none() {
             next.token.schedule(Some(now));
         }

@@ -4,7 +4,8 @@
 use oauth2::basic::BasicClient;
 use oauth2::basic::BasicErrorResponseType;
 use oauth2::{
-    ClientId, ClientSecret, RefreshToken, RequestTokenError, Scope, TokenResponse, TokenUrl,
+    AuthorizationCode, ClientId, ClientSecret, PkceCodeVerifier, RedirectUrl, RefreshToken,
+    RequestTokenError, Scope, TokenResponse, TokenUrl,
 };
 use reqwest::dns::{Name, Resolve, Resolving};
 use reqwest::redirect::{Action, Attempt, Policy};
@@ -407,5 +408,49 @@ async fn client_credentials(t: &Testers, target: &Target<'_>) -> Result<Grant, O
             expires_in: token.expires_in(),
         }),
         Err(e) => Err(token_failure(e)),
+    }
+}
+
+impl Testers {
+    /// OAuth 2.0 authorization code grant with PKCE (RFC 6749 §4.1, RFC 7636): the code the
+    /// provider sent back to the callback, for tokens.
+    pub async fn exchange_code(
+        &self,
+        target: &Target<'_>,
+        code: &str,
+        pkce_verifier: &str,
+        redirect_uri: &str,
+    ) -> Result<Grant, Observation> {
+        let raw = target
+            .text("token_url")
+            .ok_or_else(|| missing("token_url"))?;
+        self.check_url(raw)?;
+        let token_url = TokenUrl::new(raw.to_owned())
+            .map_err(|_| unreachable("invalid_url", "the token URL does not parse"))?;
+        let redirect = RedirectUrl::new(redirect_uri.to_owned())
+            .map_err(|_| unreachable("invalid_url", "the redirect URI does not parse"))?;
+        let mut client = BasicClient::new(ClientId::new(
+            target.text("client_id").unwrap_or_default().to_owned(),
+        ))
+        .set_token_uri(token_url)
+        .set_redirect_uri(redirect);
+        if let Some(secret) = target.secret("client_secret") {
+            client = client.set_client_secret(ClientSecret::new(secret.to_owned()));
+        }
+        let result = client
+            .exchange_code(AuthorizationCode::new(code.to_owned()))
+            .set_pkce_verifier(PkceCodeVerifier::new(pkce_verifier.to_owned()))
+            .request_async(&self.http)
+            .await;
+        match result {
+            Ok(token) => Ok(Grant {
+                access_token: SecretString::from(token.access_token().secret().to_owned()),
+                refresh_token: token
+                    .refresh_token()
+                    .map(|r| SecretString::from(r.secret().to_owned())),
+                expires_in: token.expires_in(),
+            }),
+            Err(e) => Err(token_failure(e)),
+        }
     }
 }

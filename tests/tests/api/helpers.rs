@@ -12,6 +12,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 
 pub const ORG: &str = "acme";
+pub const OAUTH_REDIRECT: &str = "http://127.0.0.1:9/oauth/callback";
 
 /// Every log line any handler in this test binary wrote, at the production level and above.
 static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
@@ -98,6 +99,12 @@ impl TestApp {
             ("Stage".to_string(), stage.clone()),
             ("SecretPrefix".to_string(), secret_prefix.clone()),
             ("OutboundAllow".to_string(), allow.to_string()),
+            // Nothing listens here: tests play the browser and carry the provider's redirect on.
+            ("OAuthRedirectUri".to_string(), OAUTH_REDIRECT.to_string()),
+            (
+                "OAuthDoneUrl".to_string(),
+                "https://app.example.com/credentials".to_string(),
+            ),
             (
                 "SnowflakeBaseUrl".to_string(),
                 format!("{}/snowflake/{{account}}", crate::test_servers::base_url()),

@@ -15,5 +15,6 @@ mod crud;
 mod gateway;
 mod lifecycle;
 mod matrix;
+mod oauth;
 mod refresh;
 mod sharing;

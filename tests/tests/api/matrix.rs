@@ -12,6 +12,8 @@ use crate::helpers::{postgres, TestApp, ORG};
 /// Who may call a route.
 #[derive(Clone, Copy, Debug)]
 enum Access {
+    /// No token needed (the OAuth callback): every caller gets the same answer.
+    Public,
     AnyCaller,
     AtLeast(Role),
 }
@@ -151,6 +153,24 @@ fn routes() -> Vec<RouteCase> {
             AtLeast(Owner),
             200,
         ),
+        // A database credential: an admin may ask, and learns it does not connect through OAuth.
+        case(
+            "GET",
+            "/credentials/{id}/oauth/authorize",
+            "/credentials/{id}/oauth/authorize",
+            None,
+            AtLeast(Admin),
+            422,
+        ),
+        // Without a state the callback refuses everyone alike.
+        case(
+            "GET",
+            "/oauth/callback",
+            "/oauth/callback",
+            None,
+            Public,
+            400,
+        ),
         // The fixture is a database credential: an operator may ask, and learns it has no token.
         case(
             "POST",
@@ -247,6 +267,9 @@ impl Caller {
     }
 
     fn expected(self, case: &RouteCase) -> u16 {
+        if let Access::Public = case.access {
+            return case.ok;
+        }
         if !self.authenticated() {
             return 401;
         }

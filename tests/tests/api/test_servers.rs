@@ -117,7 +117,7 @@ async fn answer(req: Request<Incoming>) -> Response<Full<Bytes>> {
                 reply(401, json!({"error": "invalid_client"}))
             }
         }
-        p if p.starts_with("/provider/") => provider(p, &auth, &body),
+        p if p.starts_with("/provider/") => provider(p, &query, &auth, &body),
         p if p.starts_with("/snowflake/") && p.ends_with("/session/v1/login-request") => {
             let sent: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
             if sent["data"]["PASSWORD"] == SNOWFLAKE_PASSWORD
@@ -148,6 +148,46 @@ pub struct ProviderClient {
     pub reused_refresh_tokens: usize,
     valid_refresh: std::collections::HashSet<String>,
     issued: usize,
+    /// Authorization codes handed out: code -> (PKCE challenge, redirect URI).
+    codes: std::collections::HashMap<String, (String, String)>,
+}
+
+/// Consent given at once: a code for the challenge, back to the redirect URI with the state.
+fn authorize(
+    client: &str,
+    params: &std::collections::HashMap<String, String>,
+) -> Response<Full<Bytes>> {
+    let mut guard = PROVIDER.lock().unwrap();
+    let Some(state) = guard.get_or_insert_with(Default::default).get_mut(client) else {
+        return reply(400, json!({"error": "invalid_client"}));
+    };
+    let (Some(challenge), Some(redirect), Some(csrf)) = (
+        params.get("code_challenge"),
+        params.get("redirect_uri"),
+        params.get("state"),
+    ) else {
+        return reply(400, json!({"error": "invalid_request"}));
+    };
+    if params.get("code_challenge_method").map(String::as_str) != Some("S256") {
+        return reply(
+            400,
+            json!({"error": "invalid_request", "error_description": "PKCE S256 required"}),
+        );
+    }
+    state.issued += 1;
+    let code = format!("{client}-code-{}", state.issued);
+    state
+        .codes
+        .insert(code.clone(), (challenge.clone(), redirect.clone()));
+    let mut location = url::Url::parse(redirect).unwrap();
+    location
+        .query_pairs_mut()
+        .append_pair("code", &code)
+        .append_pair("state", csrf);
+    let mut resp = reply(302, json!({}));
+    resp.headers_mut()
+        .insert("location", location.as_str().parse().unwrap());
+    resp
 }
 
 static PROVIDER: std::sync::Mutex<Option<std::collections::HashMap<String, ProviderClient>>> =
@@ -177,16 +217,22 @@ pub fn with_client<T>(client: &str, f: impl FnOnce(&mut ProviderClient) -> T) ->
         .expect("registered client"))
 }
 
-fn provider(path: &str, auth: &str, body: &str) -> Response<Full<Bytes>> {
+fn form(raw: &str) -> std::collections::HashMap<String, String> {
+    url::form_urlencoded::parse(raw.as_bytes())
+        .into_owned()
+        .collect()
+}
+
+fn provider(path: &str, query: &str, auth: &str, body: &str) -> Response<Full<Bytes>> {
+    let rest = path.trim_start_matches("/provider/");
+    if let Some(client) = rest.strip_suffix("/authorize") {
+        return authorize(client, &form(query));
+    }
     let client = path
         .trim_start_matches("/provider/")
         .trim_end_matches("/token")
         .to_owned();
-    let form: std::collections::HashMap<String, String> = body
-        .split('&')
-        .filter_map(|kv| kv.split_once('='))
-        .map(|(k, v)| (k.to_owned(), v.replace("%2D", "-").replace("%2d", "-")))
-        .collect();
+    let form = form(body);
     let mut guard = PROVIDER.lock().unwrap();
     let Some(state) = guard.get_or_insert_with(Default::default).get_mut(&client) else {
         return reply(400, json!({"error": "invalid_client"}));
@@ -205,6 +251,27 @@ fn provider(path: &str, auth: &str, body: &str) -> Response<Full<Bytes>> {
             200,
             json!({"access_token": access, "token_type": "bearer", "expires_in": state.expires_in}),
         ),
+        Some("authorization_code") => {
+            let code = form.get("code").cloned().unwrap_or_default();
+            let Some((challenge, redirect_uri)) = state.codes.remove(&code) else {
+                return reply(400, json!({"error": "invalid_grant"}));
+            };
+            let verifier = form.get("code_verifier").cloned().unwrap_or_default();
+            let computed = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .encode(<sha2::Sha256 as sha2::Digest>::digest(verifier.as_bytes()));
+            if computed != challenge || form.get("redirect_uri") != Some(&redirect_uri) {
+                return reply(
+                    400,
+                    json!({"error": "invalid_grant", "error_description": "PKCE or redirect_uri mismatch"}),
+                );
+            }
+            let refresh = format!("{client}-rt-{}", state.issued);
+            state.valid_refresh.insert(refresh.clone());
+            reply(
+                200,
+                json!({"access_token": access, "token_type": "bearer", "expires_in": state.expires_in, "refresh_token": refresh}),
+            )
+        }
         Some("refresh_token") => {
             let presented = form.get("refresh_token").cloned().unwrap_or_default();
             if !state.valid_refresh.remove(&presented) {

@@ -1,0 +1,247 @@
+//! The OAuth function: connect an authorization-code credential, or re-authenticate one that
+//! needs it. `GET /credentials/{id}/oauth/authorize` (admin) redirects the person to the
+//! provider with a one-time `state` and a PKCE challenge; the provider sends them back to
+//! `GET /oauth/callback`, which exchanges the code, stores the tokens and redirects on to the
+//! configured page.
+
+use lambda_http::http::header::{CACHE_CONTROL, LOCATION};
+use lambda_http::http::{HeaderValue, StatusCode};
+use lambda_http::{Body, Request, Response};
+use latchkey_shared::access::{load_for, refuse_deleted};
+use latchkey_shared::authz::Action;
+use latchkey_shared::config::Config;
+use latchkey_shared::domain::{Caller, CredentialId};
+use latchkey_shared::error::ApiError;
+use latchkey_shared::http::{self, json_response, query_param, respond};
+use latchkey_shared::record::HistoryAction;
+use latchkey_shared::refresh::store_grant;
+use latchkey_shared::store::OAuthPending;
+use latchkey_shared::testers::{Target, Testers};
+use latchkey_shared::validity::{Observation, Trigger, Verdict};
+use latchkey_shared::Backends;
+use oauth2::basic::BasicClient;
+use oauth2::{AuthUrl, ClientId, CsrfToken, PkceCodeChallenge, RedirectUrl, Scope};
+use serde_json::{json, Value};
+use std::time::Duration;
+use time::OffsetDateTime;
+
+pub struct Service {
+    aws: Backends,
+    testers: Testers,
+    redirect_uri: Option<String>,
+    done_url: String,
+    margin: Option<Duration>,
+}
+
+fn redirect(location: &str, body: &Value) -> Result<Response<Body>, ApiError> {
+    let mut resp = json_response(302, body);
+    *resp.status_mut() = StatusCode::FOUND;
+    let headers = resp.headers_mut();
+    headers.insert(
+        LOCATION,
+        HeaderValue::from_str(location).map_err(ApiError::internal)?,
+    );
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(resp)
+}
+
+impl Service {
+    pub fn new(aws: &aws_config::SdkConfig, config: &Config) -> Self {
+        Self {
+            aws: Backends::new(aws, config),
+            testers: Testers::new(
+                config.outbound_guard.clone(),
+                config.test_timeout,
+                config.snowflake_base_url.clone(),
+            ),
+            redirect_uri: config.oauth_redirect_uri.clone(),
+            done_url: config.oauth_done_url.clone(),
+            margin: config.refresh_margin,
+        }
+    }
+
+    /// Answers every request with a response; only a broken runtime is an `Err`.
+    pub async fn handle(&self, req: Request) -> Result<Response<Body>, lambda_http::Error> {
+        Ok(respond(self.route(&req).await))
+    }
+
+    #[tracing::instrument(skip_all, fields(route = http::route_key(req)))]
+    async fn route(&self, req: &Request) -> Result<Response<Body>, ApiError> {
+        match http::route_key(req) {
+            "GET /credentials/{id}/oauth/authorize" => {
+                self.authorize(&http::caller(req)?, req).await
+            }
+            // The provider sends the person's browser here: no token, the state is the proof.
+            "GET /oauth/callback" => self.callback(req).await,
+            other => Err(ApiError::client(
+                404,
+                "route_not_found",
+                format!("this function does not serve `{other}`"),
+            )),
+        }
+    }
+
+    fn redirect_uri(&self) -> Result<&str, ApiError> {
+        self.redirect_uri.as_deref().ok_or_else(|| {
+            ApiError::unprocessable(
+                "oauth_not_configured",
+                "this deployment has no LATCHKEY_OAUTH_REDIRECT_URI",
+            )
+        })
+    }
+
+    async fn authorize(&self, caller: &Caller, req: &Request) -> Result<Response<Body>, ApiError> {
+        let (record, _) = load_for(&self.aws.store, req, caller, Action::Connect).await?;
+        refuse_deleted(&record)?;
+        if record.auth_type != "oauth2_authorization_code" {
+            return Err(ApiError::unprocessable(
+                "not_oauth",
+                "only OAuth 2.0 authorization-code credentials connect through the provider",
+            ));
+        }
+        let authorize_url = record
+            .fields
+            .get("authorize_url")
+            .and_then(Value::as_str)
+            .ok_or_else(|| {
+                ApiError::unprocessable("missing_field", "the credential has no authorize_url")
+            })?;
+        let client = BasicClient::new(ClientId::new(
+            record
+                .fields
+                .get("client_id")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+        ))
+        .set_auth_uri(AuthUrl::new(authorize_url.to_owned()).map_err(ApiError::internal)?)
+        .set_redirect_uri(
+            RedirectUrl::new(self.redirect_uri()?.to_owned()).map_err(ApiError::internal)?,
+        );
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let scopes: Vec<Scope> = record
+            .fields
+            .get("scopes")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s.as_str().map(|s| Scope::new(s.to_owned())))
+            .collect();
+        let (url, state) = client
+            .authorize_url(CsrfToken::new_random)
+            .add_scopes(scopes)
+            .set_pkce_challenge(challenge)
+            .url();
+        let pending = OAuthPending {
+            credential_id: record.id.clone(),
+            pkce_verifier: verifier.secret().to_owned(),
+            actor: caller.as_actor(),
+            expires_at: OffsetDateTime::now_utc() + time::Duration::minutes(10),
+        };
+        self.aws
+            .store
+            .put_oauth_state(state.secret(), &pending)
+            .await?;
+        tracing::info!(credential_id = %record.id, "authorization started");
+        redirect(url.as_str(), &json!({ "authorization_url": url.as_str() }))
+    }
+
+    /// Where the person lands afterwards, with what happened.
+    fn done(
+        &self,
+        id: Option<&CredentialId>,
+        outcome: (&str, &str),
+    ) -> Result<Response<Body>, ApiError> {
+        let mut url = url::Url::parse(&self.done_url)
+            .or_else(|_| {
+                url::Url::parse("https://latchkey.invalid/")
+                    .and_then(|base| base.join(&self.done_url))
+            })
+            .map_err(ApiError::internal)?;
+        {
+            let mut query = url.query_pairs_mut();
+            if let Some(id) = id {
+                query.append_pair("credential_id", id.as_str());
+            }
+            query.append_pair(outcome.0, outcome.1);
+        }
+        let location = if url.host_str() == Some("latchkey.invalid") {
+            format!("{}?{}", url.path(), url.query().unwrap_or_default())
+        } else {
+            url.to_string()
+        };
+        redirect(&location, &json!({ outcome.0: outcome.1 }))
+    }
+
+    async fn callback(&self, req: &Request) -> Result<Response<Body>, ApiError> {
+        let state = query_param(req, "state")
+            .ok_or_else(|| ApiError::bad_request("invalid_state", "the callback has no state"))?;
+        let Some(pending) = self.aws.store.take_oauth_state(&state).await? else {
+            return Err(ApiError::bad_request(
+                "invalid_state",
+                "this authorization is unknown, used or older than ten minutes; start again",
+            ));
+        };
+        let id = pending.credential_id.clone();
+        if let Some(error) = query_param(req, "error") {
+            // The provider's own code (access_denied, ...), passed on as data, not as text.
+            let code: String = error
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .take(64)
+                .collect();
+            return self.done(Some(&id), ("error", &code));
+        }
+        let code = query_param(req, "code")
+            .ok_or_else(|| ApiError::bad_request("missing_code", "the provider sent no code"))?;
+        let Some(record) = self.aws.store.get(&id).await? else {
+            return self.done(Some(&id), ("error", "credential_gone"));
+        };
+        if record.is_deleted() {
+            return self.done(Some(&id), ("error", "credential_gone"));
+        }
+        let secrets = self
+            .aws
+            .vault
+            .read(&record.id, &record.secret_version)
+            .await?;
+        let target = Target {
+            connector: &record.connector,
+            auth_type: &record.auth_type,
+            fields: &record.fields,
+            secrets: &secrets,
+        };
+        let grant = match self
+            .testers
+            .exchange_code(&target, &code, &pending.pkce_verifier, self.redirect_uri()?)
+            .await
+        {
+            Ok(g) => g,
+            Err(observation) => {
+                tracing::info!(credential_id = %id, code = %observation.code, "code exchange failed");
+                return self.done(Some(&id), ("error", &observation.code));
+            }
+        };
+        let observation = Observation::new(
+            Verdict::Valid,
+            "connected",
+            "connected through the OAuth provider",
+        );
+        let stored = store_grant(
+            &self.aws,
+            &record,
+            secrets,
+            grant,
+            self.margin,
+            HistoryAction::Connected,
+            &observation,
+            Trigger::Connect,
+            &pending.actor,
+        )
+        .await?;
+        match stored {
+            Some(_) => self.done(Some(&id), ("result", "connected")),
+            None => self.done(Some(&id), ("error", "credential_changed")),
+        }
+    }
+}

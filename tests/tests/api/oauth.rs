@@ -1,0 +1,157 @@
+//! OAuth 2.0 authorization code with PKCE: connect through the provider, keep working across
+//! token lifetimes with only the scheduled sweep, and re-authenticate once refreshes stop.
+
+use reqwest::redirect::Policy;
+use serde_json::json;
+
+use crate::helpers::{TestApp, OAUTH_REDIRECT};
+use crate::test_servers::{register_client, with_client, CLIENT};
+
+/// Plays the person's browser: authorize (with the caller's token), the provider's consent,
+/// then the callback (without a token). Returns where the callback sent the person.
+async fn connect(app: &TestApp, id: &str) -> String {
+    let browser = reqwest::Client::builder()
+        .no_proxy()
+        .redirect(Policy::none())
+        .build()
+        .unwrap();
+    let start = browser
+        .get(format!("{}/credentials/{id}/oauth/authorize", app.base))
+        .bearer_auth(app.token("alice"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(start.status(), 302);
+    let to_provider = start.headers()["location"].to_str().unwrap().to_owned();
+    assert!(
+        to_provider.contains("code_challenge_method=S256") && to_provider.contains("state="),
+        "{to_provider}"
+    );
+    let consent = browser.get(&to_provider).send().await.unwrap();
+    let back = url::Url::parse(consent.headers()["location"].to_str().unwrap()).unwrap();
+    assert!(back.as_str().starts_with(OAUTH_REDIRECT));
+    let callback = browser
+        .get(format!(
+            "{}/oauth/callback?{}",
+            app.base,
+            back.query().unwrap()
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(callback.status(), 302);
+    let done = callback.headers()["location"].to_str().unwrap().to_owned();
+    // The state works once.
+    let replay = browser
+        .get(format!(
+            "{}/oauth/callback?{}",
+            app.base,
+            back.query().unwrap()
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replay.status(), 400);
+    done
+}
+
+#[tokio::test]
+async fn connect_refresh_across_lifetimes_and_reauthenticate() {
+    let app = TestApp::spawn().await;
+    let client = format!("o{}", ulid::Ulid::new().to_string().to_ascii_lowercase());
+    let (token_url, _) = register_client(&client, 2, 100);
+    let authorize_url = token_url.replace("/token", "/authorize");
+    let body = json!({"name": "crm", "connector": "rest_api", "auth_type": "oauth2_authorization_code",
+        "fields": {"authorize_url": authorize_url, "token_url": token_url, "client_id": client, "client_secret": CLIENT.1, "scopes": ["read"]}});
+    let id = app.create("alice", &body).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = format!("/credentials/{id}");
+    assert!(
+        app.get("alice", &path).await.body["token"]["next_refresh_at"].is_null(),
+        "nothing to refresh before connecting"
+    );
+
+    let done = connect(&app, &id).await;
+    assert_eq!(
+        done,
+        format!("https://app.example.com/credentials?credential_id={id}&result=connected")
+    );
+    let c = app.get("alice", &path).await.body;
+    assert_eq!(
+        (c["status"].as_str(), c["status_trigger"].as_str()),
+        (Some("valid"), Some("connect"))
+    );
+    assert!(c["secret_fields"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("refresh_token")));
+
+    // Several token lifetimes with nothing but the scheduled sweep.
+    let sweeper =
+        latchkey_refresh::Sweeper::new(&app.stack.aws, &app.stack.config("refresh").unwrap());
+    let mut seen = std::collections::BTreeSet::new();
+    for _ in 0..3 {
+        tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+        let report = sweeper.sweep().await.unwrap();
+        assert_eq!(report.refreshed, 1, "{report:?}");
+        let stored = app.stored_secret(&id).await;
+        assert!(
+            seen.insert(stored["access_token"].to_string()),
+            "a new access token each lifetime"
+        );
+        assert_eq!(app.get("alice", &path).await.body["status"], "valid");
+    }
+
+    // The provider stops allowing refreshes: re-authentication is asked for, with a reason.
+    with_client(&client, |c| c.refreshes_left = 0);
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    assert_eq!(sweeper.sweep().await.unwrap().reauth_required, 1);
+    let c = app.get("alice", &path).await.body;
+    assert_eq!(
+        (c["status"].as_str(), c["status_code"].as_str()),
+        (Some("reauth_required"), Some("refresh_exhausted"))
+    );
+    assert!(c["status_reason"]
+        .as_str()
+        .unwrap()
+        .contains("/oauth/authorize"));
+
+    with_client(&client, |c| c.refreshes_left = 100);
+    connect(&app, &id).await;
+    let c = app.get("alice", &path).await.body;
+    assert_eq!(c["status"], "valid", "re-authenticated");
+    assert!(
+        c["token"]["next_refresh_at"].is_string(),
+        "back in the sweep"
+    );
+    let history = app.get("alice", &format!("{path}/history")).await.body;
+    let actions: Vec<&str> = history["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions.iter().filter(|a| **a == "connected").count(), 2);
+    assert_eq!(actions.iter().filter(|a| **a == "refreshed").count(), 3);
+
+    // Only admins connect; a bearer credential has nothing to connect.
+    let bearer = app.create("alice", &json!({"name": "b", "connector": "rest_api", "auth_type": "bearer", "fields": {"token": "t"}})).await;
+    let r = app
+        .get(
+            "alice",
+            &format!(
+                "/credentials/{}/oauth/authorize",
+                bearer["id"].as_str().unwrap()
+            ),
+        )
+        .await;
+    assert_eq!((r.status.as_u16(), r.code()), (422, "not_oauth"));
+    assert_eq!(
+        app.get("bob", &format!("{path}/oauth/authorize"))
+            .await
+            .status,
+        404
+    );
+}
