@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Real servers for the connection tests, each on 127.0.0.1 only, installed when missing:
 #   PostgreSQL :55432, MariaDB :53306, FTP (pyftpdlib) :2121, OpenSSH :2222,
-#   S3 with request signing enforced (moto) :4567.
+#   S3 with request signing enforced (moto) :4567, oidc-provider (OAuth 2.0 / OIDC) :4800.
 # Credentials and fingerprints the tests need are written to .local/servers/.
 #   servers.sh start | stop
 set -euo pipefail
@@ -9,7 +9,7 @@ cd "$(dirname "$0")/../.."
 state=$PWD/.local/servers
 mkdir -p "$state"
 run=/tmp/latchkey-servers
-PG_PORT=55432 MY_PORT=53306 FTP_PORT=2121 SSH_PORT=2222 S3_PORT=4567
+PG_PORT=55432 MY_PORT=53306 FTP_PORT=2121 SSH_PORT=2222 S3_PORT=4567 OIDC_PORT=4800
 
 need_apt() {
   local missing=()
@@ -21,6 +21,9 @@ need_apt() {
   fi
 }
 
+# Already serving (a previous start in this checkout): leave it be.
+up() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
 wait_port() {
   for _ in $(seq 1 120); do
     (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
@@ -31,6 +34,7 @@ wait_port() {
 }
 
 start_postgres() {
+  up "$PG_PORT" && return 0
   local bin
   bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
   if [ ! -f "$run/pg/PG_VERSION" ]; then
@@ -49,6 +53,7 @@ start_postgres() {
 }
 
 start_mariadb() {
+  up "$MY_PORT" && return 0
   need_apt mariadb-server
   if [ ! -d "$run/my/mysql" ]; then
     mkdir -p "$run/my"
@@ -65,12 +70,14 @@ start_mariadb() {
 }
 
 start_ftp() {
+  up "$FTP_PORT" && return 0
   mkdir -p "$run/ftp-home"
   nohup .venv/bin/python tests/stack/ftp_server.py "$FTP_PORT" latchkey ftp-right-password "$run/ftp-home" > "$run/ftp.log" 2>&1 &
   echo $! > "$run/ftp.pid"
 }
 
 start_ssh() {
+  up "$SSH_PORT" && return 0
   need_apt openssh-server
   id latchkey-sftp >/dev/null 2>&1 || useradd -M -s /usr/sbin/nologin latchkey-sftp
   echo 'latchkey-sftp:ssh-right-password' | chpasswd
@@ -98,11 +105,20 @@ CONF
 }
 
 start_s3() {
+  up "$S3_PORT" && return 0
   # Its own emulator: signing is enforced for every call after the set-up's first four.
   INITIAL_NO_AUTH_ACTION_COUNT=4 nohup .venv/bin/python tests/stack/moto_serial.py 127.0.0.1 "$S3_PORT" > "$run/s3.log" 2>&1 &
   echo $! > "$run/s3.pid"
   wait_port "$S3_PORT" s3
   .venv/bin/python tests/stack/s3_setup.py "http://127.0.0.1:$S3_PORT" "$state/s3.json"
+}
+
+start_oidc() {
+  up "$OIDC_PORT" && return 0
+  # Pinned by tests/stack/oidc/package-lock.json; installed once per checkout.
+  [ -d tests/stack/oidc/node_modules/oidc-provider ] || npm ci --prefix tests/stack/oidc --no-audit --no-fund >/dev/null
+  nohup node tests/stack/oidc/provider.mjs "$OIDC_PORT" http://127.0.0.1:9/oauth/callback > "$run/oidc.log" 2>&1 &
+  echo $! > "$run/oidc.pid"
 }
 
 case "${1:-start}" in
@@ -114,6 +130,8 @@ start)
   start_ftp
   start_ssh
   start_s3
+  start_oidc
+  wait_port "$OIDC_PORT" oidc-provider
   wait_port "$FTP_PORT" ftp
   wait_port "$SSH_PORT" ssh
   echo "test servers ready"
@@ -121,7 +139,7 @@ start)
 stop)
   bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
   [ -f "$run/pg/postmaster.pid" ] && runuser -u postgres -- "$bin/pg_ctl" -D "$run/pg" -m fast stop >/dev/null || true
-  for pidfile in "$run/my.pid" "$run/ftp.pid" "$run/ssh/sshd.pid" "$run/s3.pid"; do
+  for pidfile in "$run/my.pid" "$run/ftp.pid" "$run/ssh/sshd.pid" "$run/s3.pid" "$run/oidc.pid"; do
     [ -f "$pidfile" ] && kill "$(cat "$pidfile")" 2>/dev/null || true
     rm -f "$pidfile"
   done

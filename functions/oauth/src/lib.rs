@@ -131,6 +131,8 @@ impl Service {
             .authorize_url(CsrfToken::new_random)
             .add_scopes(scopes)
             .set_pkce_challenge(challenge)
+            // Providers issue a refresh token only on explicit consent (offline access).
+            .add_extra_param("prompt", "consent")
             .url();
         let pending = OAuthPending {
             credential_id: record.id.clone(),

@@ -16,5 +16,6 @@ mod gateway;
 mod lifecycle;
 mod matrix;
 mod oauth;
+mod oidc;
 mod refresh;
 mod sharing;
