@@ -1,11 +1,12 @@
 //! Keeping tokens fresh (brief §5): one refresh of one credential, single-flight.
 //!
-//! Order, so that a crash at any point loses neither token: take a lease (a conditional write
-//! with an expiry), re-read, skip if someone else refreshed, exchange, write access and
-//! (rotated) refresh token together as one new secret version, then commit the metadata that
-//! names that version, conditioned on the version read. Until the commit, readers keep using
-//! the previous version, whose tokens the provider still honours unless it rotated them, in
-//! which case the pending version is the one that matters and is adopted by the next refresh.
+//! Order: take a lease (a conditional write with an expiry), re-read, skip if someone else
+//! refreshed, exchange, write access and (rotated) refresh token together as one new secret
+//! version, then commit the metadata that names that version, conditioned on the version read.
+//! A crash before the secret write loses only the new tokens (the old ones are still named);
+//! a crash between the secret write and the commit leaves the new version pending and unnamed:
+//! if the provider rotated the refresh token, the next refresh finds the named one refused and
+//! asks for re-authentication. Adopting such a pending version is left to a later change.
 
 use serde::Serialize;
 use serde_json::json;
