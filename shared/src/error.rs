@@ -90,6 +90,14 @@ impl ApiError {
             "no credential with this id is visible to you",
         )
     }
+    /// A route the function does not serve (the gateway and the template disagree).
+    pub fn route_not_found(route: &str) -> Self {
+        Self::client(
+            404,
+            "route_not_found",
+            format!("this function does not serve `{route}`"),
+        )
+    }
     pub fn internal(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
         ApiError::Internal(InternalError::new(error))
     }

@@ -4,9 +4,8 @@
 //! refreshed, exchange, write access and (rotated) refresh token together as one new secret
 //! version, then commit the metadata that names that version, conditioned on the version read.
 //! A crash before the secret write loses only the new tokens (the old ones are still named);
-//! a crash between the secret write and the commit leaves the new version pending and unnamed:
-//! if the provider rotated the refresh token, the next refresh finds the named one refused and
-//! asks for re-authentication. Adopting such a pending version is left to a later change.
+//! a crash between the secret write and the commit leaves the new version under its own label
+//! (`LATCHKEY_REFRESHED`), which the next refresh adopts, so a rotated refresh token survives.
 
 use serde::Serialize;
 use serde_json::json;
@@ -124,17 +123,22 @@ impl Refresher<'_> {
             return Ok(RefreshOutcome::Skipped { reason: "fresh" });
         }
 
-        let secrets = self
+        // A refresh that crashed after writing its tokens but before naming them left the newest
+        // ones in a version of their own: use those, or a rotated refresh token would be lost.
+        let version = match self
             .aws
             .vault
-            .read(&record.id, &record.secret_version)
-            .await?;
-        let target = Target {
-            connector: &record.connector,
-            auth_type: &record.auth_type,
-            fields: &record.fields,
-            secrets: &secrets,
+            .refreshed_after(&record.id, &record.secret_version)
+            .await?
+        {
+            Some(orphaned) => {
+                tracing::warn!(version = %orphaned, "adopting tokens an interrupted refresh stored");
+                orphaned
+            }
+            None => record.secret_version.clone(),
         };
+        let secrets = self.aws.vault.read(&record.id, &version).await?;
+        let target = Target::of(&record, &secrets);
         let grant = match self.testers.acquire_token(&target).await {
             Ok(g) => g,
             Err(observation) => return self.record_failure(&record, observation, actor, now).await,
@@ -269,7 +273,10 @@ pub async fn store_grant(
     let lifetime = grant.expires_in.unwrap_or(DEFAULT_LIFETIME);
     let expires_at = now + lifetime;
     let mut next = record.clone();
-    next.secret_version = aws.vault.put_pending(&record.id, &secrets).await?;
+    next.secret_version = aws
+        .vault
+        .put_pending(&record.id, &secrets, crate::vault::Pending::Refresh)
+        .await?;
     next.secret_fields = secrets.names();
     next.token.token_expires_at = Some(expires_at);
     next.token.last_refresh_at = Some(now);

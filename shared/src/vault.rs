@@ -13,7 +13,22 @@ use crate::catalog::SecretFields;
 use crate::domain::CredentialId;
 use crate::error::{sdk, ApiError};
 
-const PENDING: &str = "LATCHKEY_PENDING";
+/// Why a version is written before the metadata names it; each reason has its own staging
+/// label, so a refresh that crashed before its commit can be told apart from an abandoned edit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pending {
+    Edit,
+    Refresh,
+}
+
+impl Pending {
+    fn label(self) -> &'static str {
+        match self {
+            Pending::Edit => "LATCHKEY_PENDING",
+            Pending::Refresh => "LATCHKEY_REFRESHED",
+        }
+    }
+}
 const CURRENT: &str = "AWSCURRENT";
 pub const CREDENTIAL_TAG: &str = "latchkey:credential-id";
 
@@ -89,6 +104,7 @@ impl Vault {
         &self,
         id: &CredentialId,
         secrets: &SecretFields,
+        why: Pending,
     ) -> Result<String, ApiError> {
         let out = self
             .client
@@ -96,7 +112,7 @@ impl Vault {
             .secret_id(self.secret_name(id))
             .secret_string(to_json(secrets)?.expose_secret())
             .client_request_token(request_token(id))
-            .version_stages(PENDING)
+            .version_stages(why.label())
             .send()
             .await
             .map_err(sdk)?;
@@ -134,6 +150,46 @@ impl Vault {
             .await
             .map_err(sdk)?;
         Ok(())
+    }
+
+    /// A version that a refresh wrote after `named` but never got named by the metadata (a
+    /// crash between the two writes). Its tokens are the newest: with rotation, the refresh
+    /// token in `named` may already be spent.
+    pub async fn refreshed_after(
+        &self,
+        id: &CredentialId,
+        named: &str,
+    ) -> Result<Option<String>, ApiError> {
+        let out = self
+            .client
+            .list_secret_version_ids()
+            .secret_id(self.secret_name(id))
+            .send()
+            .await
+            .map_err(sdk)?;
+        // Version ids are our request tokens, `<credential id>-<ULID>`: ordered by when this
+        // service wrote them, whatever clock the store keeps.
+        let written = |version: &str| {
+            version
+                .rsplit('-')
+                .next()
+                .and_then(|u| ulid::Ulid::from_string(u).ok())
+        };
+        let Some(named_at) = written(named) else {
+            return Ok(None);
+        };
+        Ok(out
+            .versions()
+            .iter()
+            .filter(|v| {
+                v.version_stages()
+                    .iter()
+                    .any(|s| s == Pending::Refresh.label())
+            })
+            .filter_map(|v| v.version_id())
+            .filter(|v| written(v).is_some_and(|at| at > named_at))
+            .max_by_key(|v| written(v))
+            .map(str::to_owned))
     }
 
     /// The secret fields stored in exactly `version`.

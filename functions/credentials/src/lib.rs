@@ -24,11 +24,7 @@ impl Service {
     pub fn new(aws: &aws_config::SdkConfig, config: Config) -> Self {
         Self {
             aws: Backends::new(aws, &config),
-            testers: latchkey_shared::testers::Testers::new(
-                config.outbound_guard.clone(),
-                config.test_timeout,
-                config.snowflake_base_url.clone(),
-            ),
+            testers: latchkey_shared::testers::Testers::from_config(&config),
             config,
         }
     }
@@ -56,11 +52,7 @@ impl Service {
             "DELETE /credentials/{id}/usages/{kind}/{rid}" => {
                 usages::detach(self, &caller, req).await
             }
-            other => Err(ApiError::client(
-                404,
-                "route_not_found",
-                format!("this function does not serve `{other}`"),
-            )),
+            other => Err(ApiError::route_not_found(other)),
         }
     }
 

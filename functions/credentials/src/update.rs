@@ -78,7 +78,11 @@ pub async fn patch(
         };
         secrets.0.retain(|name, _| kept.contains(name));
         secrets.0.extend(changes.new_secrets.0);
-        next.secret_version = svc.aws.vault.put_pending(&record.id, &secrets).await?;
+        next.secret_version = svc
+            .aws
+            .vault
+            .put_pending(&record.id, &secrets, latchkey_shared::vault::Pending::Edit)
+            .await?;
     }
     next.fields = changes.public;
     next.secret_fields = changes.secret_names;

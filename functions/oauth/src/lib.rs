@@ -49,11 +49,7 @@ impl Service {
     pub fn new(aws: &aws_config::SdkConfig, config: &Config) -> Self {
         Self {
             aws: Backends::new(aws, config),
-            testers: Testers::new(
-                config.outbound_guard.clone(),
-                config.test_timeout,
-                config.snowflake_base_url.clone(),
-            ),
+            testers: Testers::from_config(config),
             redirect_uri: config.oauth_redirect_uri.clone(),
             done_url: config.oauth_done_url.clone(),
             margin: config.refresh_margin,
@@ -73,11 +69,7 @@ impl Service {
             }
             // The provider sends the person's browser here: no token, the state is the proof.
             "GET /oauth/callback" => self.callback(req).await,
-            other => Err(ApiError::client(
-                404,
-                "route_not_found",
-                format!("this function does not serve `{other}`"),
-            )),
+            other => Err(ApiError::route_not_found(other)),
         }
     }
 
@@ -207,12 +199,7 @@ impl Service {
             .vault
             .read(&record.id, &record.secret_version)
             .await?;
-        let target = Target {
-            connector: &record.connector,
-            auth_type: &record.auth_type,
-            fields: &record.fields,
-            secrets: &secrets,
-        };
+        let target = Target::of(&record, &secrets);
         let grant = match self
             .testers
             .exchange_code(&target, &code, &pending.pkce_verifier, self.redirect_uri()?)

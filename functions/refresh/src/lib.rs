@@ -46,11 +46,7 @@ impl Sweeper {
     ) -> Self {
         Self {
             aws: Backends::new(aws, config),
-            testers: Testers::new(
-                config.outbound_guard.clone(),
-                config.test_timeout,
-                config.snowflake_base_url.clone(),
-            ),
+            testers: Testers::from_config(config),
             margin: config.refresh_margin,
             period: config.refresh_period,
             concurrency: concurrency.max(1),

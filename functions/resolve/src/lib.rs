@@ -97,11 +97,7 @@ impl Resolver {
     pub fn new(aws: &aws_config::SdkConfig, config: &Config) -> Self {
         Self {
             aws: Backends::new(aws, config),
-            testers: Testers::new(
-                config.outbound_guard.clone(),
-                config.test_timeout,
-                config.snowflake_base_url.clone(),
-            ),
+            testers: Testers::from_config(config),
             margin: config.refresh_margin,
         }
     }

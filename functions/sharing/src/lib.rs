@@ -45,11 +45,7 @@ impl Service {
             "PUT /credentials/{id}/accessors/{type}/{pid}" => self.grant(&caller, req).await,
             "DELETE /credentials/{id}/accessors/{type}/{pid}" => self.revoke(&caller, req).await,
             "POST /credentials/{id}/owner" => self.transfer(&caller, req).await,
-            other => Err(ApiError::client(
-                404,
-                "route_not_found",
-                format!("this function does not serve `{other}`"),
-            )),
+            other => Err(ApiError::route_not_found(other)),
         }
     }
 

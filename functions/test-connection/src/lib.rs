@@ -25,11 +25,7 @@ impl Service {
     pub fn new(aws: &aws_config::SdkConfig, config: &Config) -> Self {
         Self {
             aws: Backends::new(aws, config),
-            testers: Testers::new(
-                config.outbound_guard.clone(),
-                config.test_timeout,
-                config.snowflake_base_url.clone(),
-            ),
+            testers: Testers::from_config(config),
         }
     }
 
@@ -44,11 +40,7 @@ impl Service {
         match http::route_key(req) {
             "POST /credentials/{id}/test" => self.test_saved(&caller, req).await,
             "POST /credentials/test" => self.test_unsaved(req).await,
-            other => Err(ApiError::client(
-                404,
-                "route_not_found",
-                format!("this function does not serve `{other}`"),
-            )),
+            other => Err(ApiError::route_not_found(other)),
         }
     }
 
@@ -60,15 +52,7 @@ impl Service {
             .vault
             .read(&record.id, &record.secret_version)
             .await?;
-        let report = self
-            .testers
-            .test(&Target {
-                connector: &record.connector,
-                auth_type: &record.auth_type,
-                fields: &record.fields,
-                secrets: &secrets,
-            })
-            .await;
+        let report = self.testers.test(&Target::of(&record, &secrets)).await;
         let recorded = validity::record(
             &self.aws,
             &record,

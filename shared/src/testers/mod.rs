@@ -38,6 +38,18 @@ pub struct Target<'a> {
     pub secrets: &'a SecretFields,
 }
 
+impl<'a> Target<'a> {
+    /// A saved credential with its secret fields.
+    pub fn of(record: &'a crate::record::CredentialRecord, secrets: &'a SecretFields) -> Self {
+        Target {
+            connector: &record.connector,
+            auth_type: &record.auth_type,
+            fields: &record.fields,
+            secrets,
+        }
+    }
+}
+
 impl Target<'_> {
     pub fn text(&self, name: &str) -> Option<&str> {
         self.fields.get(name).and_then(Value::as_str)
@@ -71,6 +83,15 @@ impl Testers {
             budget,
             snowflake_base_url,
         }
+    }
+
+    /// As the function's configuration says: the outbound guard, the time budget, Snowflake's URL.
+    pub fn from_config(config: &crate::config::Config) -> Self {
+        Self::new(
+            config.outbound_guard.clone(),
+            config.test_timeout,
+            config.snowflake_base_url.clone(),
+        )
     }
 
     /// Tests within the time budget. Never fails: every outcome is an observation.

@@ -321,3 +321,81 @@ async fn a_provider_that_is_down_marks_nothing_invalid_until_the_token_expires()
     assert_eq!(back.body["status"], "valid");
     assert_eq!(back.body["token"]["refresh_failures"], 0);
 }
+
+/// A refresh that dies after storing rotated tokens but before naming them in the metadata:
+/// the next refresh adopts them instead of spending the already rotated-away refresh token.
+#[tokio::test]
+async fn tokens_an_interrupted_refresh_stored_are_adopted() {
+    let app = TestApp::spawn().await;
+    let client = unique_client();
+    let (token_url, initial) = register_client(&client, 3600, 10);
+    let body = json!({"name": "oauth", "connector": "rest_api", "auth_type": "oauth2_authorization_code",
+        "fields": {"authorize_url": format!("{token_url}/authorize"), "token_url": token_url, "client_id": client,
+                   "client_secret": CLIENT.1, "refresh_token": initial}});
+    let id = app.create("alice", &body).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // What the crashed refresh did: exchanged the refresh token (the provider rotated it) and
+    // wrote the new tokens as a version of their own, then died before the metadata commit.
+    let exchanged: Value = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap()
+        .post(&token_url)
+        .basic_auth(&client, Some(CLIENT.1))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", initial.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let rotated = exchanged["refresh_token"].as_str().unwrap().to_owned();
+    let vault = latchkey_shared::vault::Vault::new(app.secrets(), &app.secret_prefix);
+    let cred = latchkey_shared::domain::CredentialId::parse(&id).unwrap();
+    let mut secrets = latchkey_shared::catalog::SecretFields::default();
+    for (k, v) in [
+        ("client_secret", CLIENT.1),
+        ("refresh_token", rotated.as_str()),
+        ("access_token", exchanged["access_token"].as_str().unwrap()),
+    ] {
+        secrets
+            .0
+            .insert(k.into(), secrecy::SecretString::from(v.to_owned()));
+    }
+    vault
+        .put_pending(&cred, &secrets, latchkey_shared::vault::Pending::Refresh)
+        .await
+        .unwrap();
+    assert_eq!(
+        app.stored_secret(&id).await["refresh_token"],
+        initial.as_str(),
+        "the metadata still names the spent token"
+    );
+
+    let r = app
+        .call(
+            Method::POST,
+            &format!("/credentials/{id}/refresh"),
+            Some(&app.token("alice")),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(r.body["refresh"]["outcome"], "refreshed", "{}", r.text);
+    assert_eq!(
+        with_client(&client, |c| c.reused_refresh_tokens),
+        0,
+        "the spent refresh token was not presented"
+    );
+    assert_ne!(
+        app.stored_secret(&id).await["refresh_token"],
+        rotated.as_str(),
+        "and the adopted one was rotated in turn"
+    );
+}
