@@ -34,8 +34,8 @@ lint:
 	cargo clippy --workspace --all-targets -- -D warnings
 
 # `cargo lambda watch` with the environment the template gives each function in the local stack;
-# then e.g. `cargo lambda invoke credentials --data-file functions/credentials/events/list-connectors.json`
-# or `cargo lambda invoke janitor --data-file functions/janitor/events/scheduled.json`.
+# then e.g. `cargo lambda invoke --invoke-address 127.0.0.1 credentials --data-file functions/credentials/events/list-connectors.json`
+# or `cargo lambda invoke --invoke-address 127.0.0.1 janitor --data-file functions/janitor/events/scheduled.json`.
 watch: emulator
 	@mkdir -p .local
 	cargo run --quiet -p latchkey-tests --bin local-api -- env > .local/functions.env

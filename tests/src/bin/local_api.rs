@@ -20,7 +20,7 @@ async fn main() -> Result<(), latchkey_tests::Error> {
     if std::env::args().nth(1).as_deref() == Some("env") {
         let stack_name =
             std::env::var("LATCHKEY_STACK").unwrap_or_else(|_| "latchkey-local".into());
-        let stack = LocalStack::up(&stack_name, BTreeMap::new()).await?;
+        let stack = LocalStack::up(&stack_name, local_parameters(port())).await?;
         let mut merged = BTreeMap::new();
         for function in &stack.functions {
             for (k, v) in &function.environment {
@@ -36,17 +36,9 @@ async fn main() -> Result<(), latchkey_tests::Error> {
         }
         return Ok(());
     }
-    let port: u16 = std::env::var("LATCHKEY_PORT")
-        .ok()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(3000);
+    let port = port();
     let stack_name = std::env::var("LATCHKEY_STACK").unwrap_or_else(|_| "latchkey-local".into());
-    // The outbound guard's allow-list is a template parameter; locally it comes from the
-    // environment, so `LATCHKEY_OUTBOUND_ALLOW=127.0.0.1/32 make run` can test local servers.
-    let overrides = BTreeMap::from([(
-        "OutboundAllow".to_string(),
-        std::env::var("LATCHKEY_OUTBOUND_ALLOW").unwrap_or_default(),
-    )]);
+    let overrides = local_parameters(port);
     let stack = LocalStack::up(&stack_name, overrides).await?;
     let jwt = DevJwt::from_env();
     let gateway = Arc::new(stack.gateway(jwt.clone())?.with_access_log());
@@ -79,4 +71,29 @@ async fn main() -> Result<(), latchkey_tests::Error> {
         _ = tokio::signal::ctrl_c() => println!("stopping"),
     }
     Ok(())
+}
+
+fn port() -> u16 {
+    std::env::var("LATCHKEY_PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(3000)
+}
+
+/// Template parameters that differ locally, taken from the environment: the outbound guard's
+/// allow-list (`LATCHKEY_OUTBOUND_ALLOW=127.0.0.1/32 make run` reaches local servers) and the
+/// OAuth callback, which is this local API's own `/oauth/callback` unless said otherwise.
+fn local_parameters(port: u16) -> BTreeMap<String, String> {
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    BTreeMap::from([
+        (
+            "OutboundAllow".to_string(),
+            env("LATCHKEY_OUTBOUND_ALLOW").unwrap_or_default(),
+        ),
+        (
+            "OAuthRedirectUri".to_string(),
+            env("LATCHKEY_OAUTH_REDIRECT_URI")
+                .unwrap_or_else(|| format!("http://127.0.0.1:{port}/oauth/callback")),
+        ),
+    ])
 }

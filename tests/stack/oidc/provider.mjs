@@ -10,7 +10,8 @@ const configuration = {
   clients: [{
     client_id: 'latchkey-test',
     client_secret: 'latchkey-test-secret',
-    redirect_uris: [redirect],
+    // The tests' callback, and `make run`'s, for trying the flow by hand.
+    redirect_uris: [redirect, 'http://127.0.0.1:3000/oauth/callback'],
     grant_types: ['authorization_code', 'refresh_token', 'client_credentials'],
     response_types: ['code'],
     scope: 'openid offline_access read',
