@@ -399,3 +399,25 @@ async fn tokens_an_interrupted_refresh_stored_are_adopted() {
         "and the adopted one was rotated in turn"
     );
 }
+
+#[tokio::test]
+async fn token_url_credentials_get_and_keep_their_token() {
+    let app = TestApp::spawn().await;
+    let web = crate::test_servers::base_url();
+    let body = json!({"name": "token url", "connector": "rest_api", "auth_type": "token_url",
+        "fields": {"token_url": format!("{web}/token"), "client_id": CLIENT.0, "client_secret": CLIENT.1,
+                   "validation_url": format!("{web}/protected")}});
+    let id = app.create("alice", &body).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let report = sweeper(&app).sweep().await.unwrap();
+    assert_eq!(report.refreshed, 1, "{report:?}");
+    assert_eq!(
+        app.stored_secret(&id).await["access_token"],
+        crate::test_servers::ISSUED_TOKEN
+    );
+    let c = app.get("alice", &format!("/credentials/{id}")).await.body;
+    assert_eq!(c["status"], "valid");
+    assert!(c["token"]["expires_at"].is_string() && c["token"]["next_refresh_at"].is_string());
+}
