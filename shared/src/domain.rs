@@ -215,12 +215,6 @@ impl Principal {
             id: parse_external_id("a principal id", id)?,
         })
     }
-
-    /// The inverse of `Display`, for ACL keys read back from storage.
-    pub fn from_key(key: &str) -> Option<Self> {
-        let (kind, id) = key.split_once(':')?;
-        Self::parse(kind, id).ok()
-    }
 }
 
 /// Lowercase, trimmed, 1..=64 of `[a-z0-9_.:-]`: tags are for filtering, not prose.

@@ -192,14 +192,18 @@ impl Store {
         &self.table
     }
 
-    /// One strongly consistent GetItem: metadata and ACL together, so a read is one call.
-    pub async fn get(&self, id: &CredentialId) -> Result<Option<CredentialRecord>, ApiError> {
+    /// One item by key, strongly consistent.
+    async fn get_one<T: serde::de::DeserializeOwned>(
+        &self,
+        pk: AttributeValue,
+        sk: AttributeValue,
+    ) -> Result<Option<T>, ApiError> {
         let out = self
             .client
             .get_item()
             .table_name(&self.table)
-            .key("pk", s(cred_pk(id)))
-            .key("sk", s(META))
+            .key("pk", pk)
+            .key("sk", sk)
             .consistent_read(true)
             .send()
             .await
@@ -208,6 +212,11 @@ impl Store {
             .map(serde_dynamo::from_item)
             .transpose()
             .map_err(Into::into)
+    }
+
+    /// One strongly consistent GetItem: metadata and ACL together, so a read is one call.
+    pub async fn get(&self, id: &CredentialId) -> Result<Option<CredentialRecord>, ApiError> {
+        self.get_one(s(cred_pk(id)), s(META)).await
     }
 
     /// Writes the metadata, its grants and a history line in one transaction.
@@ -707,20 +716,8 @@ impl Store {
         kind: &str,
         resource_id: &str,
     ) -> Result<Option<Usage>, ApiError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", s(cred_pk(id)))
-            .key("sk", s(usage_sk(kind, resource_id)))
-            .consistent_read(true)
-            .send()
+        self.get_one(s(cred_pk(id)), s(usage_sk(kind, resource_id)))
             .await
-            .map_err(sdk)?;
-        out.item
-            .map(serde_dynamo::from_item)
-            .transpose()
-            .map_err(Into::into)
     }
 
     /// Usages in key order; `after` is the sort key the previous page ended on.
@@ -760,19 +757,6 @@ impl Store {
     }
 
     pub async fn idempotency(&self, key: &str) -> Result<Option<IdempotencyRecord>, ApiError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", s(key))
-            .key("sk", s("IDEM"))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(sdk)?;
-        out.item
-            .map(serde_dynamo::from_item)
-            .transpose()
-            .map_err(Into::into)
+        self.get_one(s(key), s("IDEM")).await
     }
 }
