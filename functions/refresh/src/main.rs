@@ -1,4 +1,6 @@
 //! Lambda entry point: wiring only. Runs on the schedule the template declares.
+// The handler's futures nest deep (SDK, HTTP client, OAuth); a clean build needs the room.
+#![recursion_limit = "256"]
 
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use latchkey_refresh::Sweeper;

@@ -171,7 +171,8 @@ impl Resolver {
         let mut record = self.load(raw_id, caller, Action::Use).await?;
         let usage = usage.map(|u| u.label()).transpose()?;
         if record.is_token_based() && token_due(&record) {
-            record = self.refresh_just_in_time(record).await?;
+            // Boxed: the refresh future is deep, and the resolve future stays small.
+            record = Box::pin(self.refresh_just_in_time(record)).await?;
         }
         let secrets = self
             .aws

@@ -1,4 +1,6 @@
 //! Lambda entry point: wiring only. The handler lives in the crate's library.
+// The handler's futures nest deep (SDK, HTTP client, OAuth); a clean build needs the room.
+#![recursion_limit = "256"]
 
 use lambda_http::{run, service_fn, Error, Request};
 use latchkey_shared::config::Config;
