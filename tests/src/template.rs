@@ -228,3 +228,79 @@ mod tests {
         assert_eq!(creds.environment["LATCHKEY_RECOVERY_WINDOW_DAYS"], "7");
     }
 }
+
+/// The template and the code agree: every function crate has a resource, and every variable the
+/// functions read is set by the template for each of them (and makes a valid configuration).
+#[cfg(test)]
+mod consistency {
+    use super::*;
+    use std::cell::RefCell;
+    use std::collections::BTreeSet;
+
+    fn stack(t: &Template) -> Stack {
+        Stack {
+            name: "consistency".into(),
+            parameters: t.parameters(&BTreeMap::new()),
+        }
+    }
+
+    #[test]
+    fn every_variable_a_function_reads_is_set_by_the_template() {
+        let t = Template::load().unwrap();
+        for function in t.functions(&stack(&t)).unwrap() {
+            let read = RefCell::new(BTreeSet::new());
+            let config = latchkey_shared::config::Config::from_lookup(|k| {
+                read.borrow_mut().insert(k.to_owned());
+                function.environment.get(k).cloned()
+            });
+            assert!(
+                config.is_ok(),
+                "{}: {:?}",
+                function.logical_id,
+                config.err()
+            );
+            let missing: Vec<String> = read
+                .into_inner()
+                .into_iter()
+                .filter(|k| !function.environment.contains_key(k))
+                .collect();
+            assert!(
+                missing.is_empty(),
+                "{} reads {missing:?}, which the template does not set",
+                function.logical_id
+            );
+        }
+    }
+
+    #[test]
+    fn every_function_crate_has_a_resource_and_every_resource_a_crate() {
+        let t = Template::load().unwrap();
+        let functions = t.functions(&stack(&t)).unwrap();
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../functions");
+        let mut crates = BTreeSet::new();
+        for dir in std::fs::read_dir(&root).unwrap() {
+            let dir = dir.unwrap().path();
+            let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
+            let bin = manifest
+                .split("[[bin]]")
+                .nth(1)
+                .and_then(|b| b.lines().find_map(|l| l.trim().strip_prefix("name = ")))
+                .map(|n| n.trim_matches('"').to_owned())
+                .unwrap_or_else(|| panic!("{} declares no binary", dir.display()));
+            let resource = functions
+                .iter()
+                .find(|f| f.binary == bin)
+                .unwrap_or_else(|| panic!("no resource builds `{bin}`"));
+            let code_uri = t.root["Resources"][resource.logical_id.as_str()]["Properties"]
+                ["CodeUri"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            let dir_name = dir.file_name().unwrap().to_string_lossy().into_owned();
+            assert_eq!(code_uri, format!("../functions/{dir_name}"), "{bin}");
+            crates.insert(bin);
+        }
+        let declared: BTreeSet<String> = functions.iter().map(|f| f.binary.clone()).collect();
+        assert_eq!(declared, crates, "resources without a crate");
+    }
+}

@@ -24,6 +24,9 @@ fi
 tests/stack/servers.sh start
 started+=(servers)
 
+# The SAM template is valid and lint-clean. No telemetry: the network is loopback only.
+SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 .venv/bin/sam validate --lint --template-file infra/template.yaml
+
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 mkdir -p .local
