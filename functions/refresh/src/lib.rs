@@ -89,7 +89,17 @@ impl Sweeper {
                 }
             }
         }
-        tracing::info!(?report, "refresh sweep done");
+        // Numeric fields: the template's metric filter counts `failed` from this line.
+        tracing::info!(
+            items_read = report.items_read,
+            due = report.due,
+            refreshed = report.refreshed,
+            skipped = report.skipped,
+            failed = report.failed,
+            reauth_required = report.reauth_required,
+            errors = report.errors,
+            "refresh sweep done"
+        );
         Ok(report)
     }
 }
