@@ -188,10 +188,6 @@ impl Store {
         }
     }
 
-    pub fn table(&self) -> &str {
-        &self.table
-    }
-
     /// One item by key, strongly consistent.
     async fn get_one<T: serde::de::DeserializeOwned>(
         &self,

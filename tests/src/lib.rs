@@ -34,6 +34,17 @@ pub async fn local_aws_config() -> aws_config::SdkConfig {
     loader.load().await
 }
 
+/// A function's `Service` as the handler `lambda_http::run` would be given.
+macro_rules! http_handler {
+    ($service:expr) => {{
+        let service = Arc::new($service);
+        Arc::new(move |req| {
+            let service = service.clone();
+            Box::pin(async move { service.handle(req).await }) as gateway::HandlerFuture
+        }) as Handler
+    }};
+}
+
 /// The one list of HTTP function crates the local API can run, keyed by cargo binary name.
 /// A function with routes in the template but no entry here fails the stack's start.
 fn handler_for(
@@ -43,34 +54,14 @@ fn handler_for(
 ) -> Result<Handler, Error> {
     let config = Config::from_lookup(|k| env.get(k).cloned())?;
     match binary {
-        "credentials" => {
-            let service = Arc::new(latchkey_credentials::Service::new(aws, config));
-            Ok(Arc::new(move |req| {
-                let service = service.clone();
-                Box::pin(async move { service.handle(req).await })
-            }))
-        }
-        "sharing" => {
-            let service = Arc::new(latchkey_sharing::Service::new(aws, &config));
-            Ok(Arc::new(move |req| {
-                let service = service.clone();
-                Box::pin(async move { service.handle(req).await })
-            }))
-        }
-        "test-connection" => {
-            let service = Arc::new(latchkey_test_connection::Service::new(aws, &config));
-            Ok(Arc::new(move |req| {
-                let service = service.clone();
-                Box::pin(async move { service.handle(req).await })
-            }))
-        }
-        "oauth" => {
-            let service = Arc::new(latchkey_oauth::Service::new(aws, &config));
-            Ok(Arc::new(move |req| {
-                let service = service.clone();
-                Box::pin(async move { service.handle(req).await })
-            }))
-        }
+        "credentials" => Ok(http_handler!(latchkey_credentials::Service::new(
+            aws, config
+        ))),
+        "sharing" => Ok(http_handler!(latchkey_sharing::Service::new(aws, &config))),
+        "test-connection" => Ok(http_handler!(latchkey_test_connection::Service::new(
+            aws, &config
+        ))),
+        "oauth" => Ok(http_handler!(latchkey_oauth::Service::new(aws, &config))),
         other => Err(format!("no local handler for function binary `{other}`").into()),
     }
 }

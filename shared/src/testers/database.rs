@@ -7,27 +7,60 @@
 use super::{accepted, missing, rejected, tls_config, unreachable, Target, Testers};
 use crate::validity::Observation;
 
+/// Where and as whom to log in: the fields both databases need, the address vetted by the guard.
+struct Database<'a> {
+    host: &'a str,
+    database: &'a str,
+    user: &'a str,
+    port: u16,
+    addr: std::net::IpAddr,
+}
+
+impl<'a> Database<'a> {
+    async fn of(
+        t: &Testers,
+        target: &'a Target<'_>,
+        default_port: u16,
+    ) -> Result<Self, Observation> {
+        let (Some(host), Some(database), Some(user)) = (
+            target.text("host"),
+            target.text("database"),
+            target.text("username"),
+        ) else {
+            return Err(missing("host, database and username"));
+        };
+        let port = target.port(default_port);
+        let addr = t.resolve(host, port).await?[0].ip();
+        Ok(Self {
+            host,
+            database,
+            user,
+            port,
+            addr,
+        })
+    }
+}
+
 pub async fn postgres(t: &Testers, target: &Target<'_>) -> Observation {
     use tokio_postgres::config::SslMode;
     use tokio_postgres::error::SqlState;
 
-    let (Some(host), Some(database), Some(user)) = (
-        target.text("host"),
-        target.text("database"),
-        target.text("username"),
-    ) else {
-        return missing("host, database and username");
-    };
-    let port = target.port(5432);
-    let addrs = match t.resolve(host, port).await {
-        Ok(a) => a,
+    let db = match Database::of(t, target, 5432).await {
+        Ok(d) => d,
         Err(o) => return o,
     };
+    let Database {
+        host,
+        database,
+        user,
+        port,
+        addr,
+    } = db;
     let mut config = tokio_postgres::Config::new();
     // Connect to the vetted address; keep the name for TLS verification.
     config
         .host(host)
-        .hostaddr(addrs[0].ip())
+        .hostaddr(addr)
         .port(port)
         .dbname(database)
         .user(user)
@@ -97,21 +130,20 @@ pub async fn postgres(t: &Testers, target: &Target<'_>) -> Observation {
 pub async fn mysql(t: &Testers, target: &Target<'_>) -> Observation {
     use mysql_async::prelude::Queryable;
 
-    let (Some(host), Some(database), Some(user)) = (
-        target.text("host"),
-        target.text("database"),
-        target.text("username"),
-    ) else {
-        return missing("host, database and username");
-    };
-    let port = target.port(3306);
-    let addrs = match t.resolve(host, port).await {
-        Ok(a) => a,
+    let db = match Database::of(t, target, 3306).await {
+        Ok(d) => d,
         Err(o) => return o,
     };
+    let Database {
+        host,
+        database,
+        user,
+        port,
+        addr,
+    } = db;
     let mode = target.text("tls_mode").unwrap_or("prefer");
     let mut opts = mysql_async::OptsBuilder::default()
-        .ip_or_hostname(addrs[0].ip().to_string())
+        .ip_or_hostname(addr.to_string())
         .tcp_port(port)
         .user(Some(user))
         .pass(Some(target.secret("password").unwrap_or_default()))
