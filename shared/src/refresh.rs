@@ -124,20 +124,13 @@ impl Refresher<'_> {
         }
 
         // A refresh that crashed after writing its tokens but before naming them left the newest
-        // ones in a version of their own: use those, or a rotated refresh token would be lost.
-        let version = match self
+        // ones in a version of their own: the vault hands those over, or a rotated refresh token
+        // would be lost.
+        let (_, secrets) = self
             .aws
             .vault
-            .refreshed_after(&record.id, &record.secret_version)
-            .await?
-        {
-            Some(orphaned) => {
-                tracing::warn!(version = %orphaned, "adopting tokens an interrupted refresh stored");
-                orphaned
-            }
-            None => record.secret_version.clone(),
-        };
-        let secrets = self.aws.vault.read(&record.id, &version).await?;
+            .refresh_input(&record.id, &record.secret_version)
+            .await?;
         let target = Target::of(&record, &secrets);
         let grant = match self.testers.acquire_token(&target).await {
             Ok(g) => g,
@@ -305,7 +298,11 @@ pub async fn store_grant(
     if !matches!(aws.store.write(change).await?, WriteOutcome::Written) {
         return Ok(None);
     }
-    if let Err(e) = aws.vault.promote(&record.id, &next.secret_version).await {
+    if let Err(e) = aws
+        .vault
+        .promote(&record.id, &next.secret_version, &record.secret_version)
+        .await
+    {
         tracing::warn!(error = %e, "new token secret version not promoted to AWSCURRENT");
     }
     tracing::info!(credential_id = %record.id, expires_at = %expires_at, "tokens stored");

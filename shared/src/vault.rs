@@ -120,14 +120,45 @@ impl Vault {
             .ok_or_else(|| ApiError::internal("PutSecretValue returned no version id"))
     }
 
-    /// Moves AWSCURRENT to the version the metadata now names, so the console and other tools
-    /// see what Latchkey uses.
-    pub async fn promote(&self, id: &CredentialId, version: &str) -> Result<(), ApiError> {
+    /// Moves AWSCURRENT to `version`, which the metadata now names, from `named_before`, where
+    /// every commit's promote left it: one call. If a promote was lost (a crash right after a
+    /// commit), the label is elsewhere; AWS refuses the move and the label is looked up.
+    pub async fn promote(
+        &self,
+        id: &CredentialId,
+        version: &str,
+        named_before: &str,
+    ) -> Result<(), ApiError> {
+        if version == named_before {
+            return Ok(());
+        }
         let name = self.secret_name(id);
+        let moved = self
+            .client
+            .update_secret_version_stage()
+            .secret_id(&name)
+            .version_stage(CURRENT)
+            .move_to_version_id(version)
+            .remove_from_version_id(named_before)
+            .send()
+            .await;
+        match moved {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_invalid_parameter_exception()) =>
+            {
+                self.promote_wherever(&name, version).await
+            }
+            Err(e) => Err(sdk(e)),
+        }
+    }
+
+    async fn promote_wherever(&self, name: &str, version: &str) -> Result<(), ApiError> {
         let described = self
             .client
             .describe_secret()
-            .secret_id(&name)
+            .secret_id(name)
             .send()
             .await
             .map_err(sdk)?;
@@ -142,7 +173,7 @@ impl Vault {
         }
         self.client
             .update_secret_version_stage()
-            .secret_id(&name)
+            .secret_id(name)
             .version_stage(CURRENT)
             .move_to_version_id(version)
             .set_remove_from_version_id(current)
@@ -152,44 +183,42 @@ impl Vault {
         Ok(())
     }
 
-    /// A version that a refresh wrote after `named` but never got named by the metadata (a
-    /// crash between the two writes). Its tokens are the newest: with rotation, the refresh
-    /// token in `named` may already be spent.
-    pub async fn refreshed_after(
+    /// What a refresh starts from: the version the metadata names, or a newer one a refresh
+    /// stored but never got named (a crash between the two writes), whose tokens are the newest:
+    /// with rotation, the refresh token in `named` may already be spent. The refresh label sits
+    /// on the last refreshed version, normally the named one, so this is usually one call.
+    pub async fn refresh_input(
         &self,
         id: &CredentialId,
         named: &str,
-    ) -> Result<Option<String>, ApiError> {
-        let out = self
+    ) -> Result<(String, SecretFields), ApiError> {
+        let labelled = self
             .client
-            .list_secret_version_ids()
+            .get_secret_value()
             .secret_id(self.secret_name(id))
+            .version_stage(Pending::Refresh.label())
             .send()
-            .await
-            .map_err(sdk)?;
-        // Version ids are our request tokens, `<credential id>-<ULID>`: ordered by when this
-        // service wrote them, whatever clock the store keeps.
-        let written = |version: &str| {
-            version
-                .rsplit('-')
-                .next()
-                .and_then(|u| ulid::Ulid::from_string(u).ok())
-        };
-        let Some(named_at) = written(named) else {
-            return Ok(None);
-        };
-        Ok(out
-            .versions()
-            .iter()
-            .filter(|v| {
-                v.version_stages()
-                    .iter()
-                    .any(|s| s == Pending::Refresh.label())
-            })
-            .filter_map(|v| v.version_id())
-            .filter(|v| written(v).is_some_and(|at| at > named_at))
-            .max_by_key(|v| written(v))
-            .map(str::to_owned))
+            .await;
+        match labelled {
+            Ok(out) => {
+                let version = out.version_id.unwrap_or_default();
+                // Version ids are our request tokens, `<credential id>-<ULID>`: ordered by when
+                // this service wrote them, whatever clock the store keeps.
+                let newer =
+                    matches!((written(&version), written(named)), (Some(l), Some(n)) if l > n);
+                if newer {
+                    tracing::warn!(version = %version, "adopting tokens an interrupted refresh stored");
+                }
+                if version == named || newer {
+                    return Ok((version, fields_of(out.secret_string)?));
+                }
+            }
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_resource_not_found_exception()) => {}
+            Err(e) => return Err(sdk(e)),
+        }
+        Ok((named.to_owned(), self.read(id, named).await?))
     }
 
     /// The secret fields stored in exactly `version`.
@@ -202,14 +231,7 @@ impl Vault {
             .send()
             .await
             .map_err(sdk)?;
-        let raw = SecretString::from(out.secret_string.unwrap_or_default());
-        let map: BTreeMap<String, String> = serde_json::from_str(raw.expose_secret())
-            .map_err(|_| ApiError::internal("stored secret is not a JSON object of strings"))?;
-        Ok(SecretFields(
-            map.into_iter()
-                .map(|(k, v)| (k, SecretString::from(v)))
-                .collect(),
-        ))
+        fields_of(out.secret_string)
     }
 
     /// Schedules deletion; the secret stays restorable for `days`.
@@ -290,4 +312,23 @@ impl Vault {
             .map_err(sdk)?;
         Ok(())
     }
+}
+
+/// When this service wrote a version: the ULID its id ends with.
+fn written(version: &str) -> Option<ulid::Ulid> {
+    version
+        .rsplit('-')
+        .next()
+        .and_then(|u| ulid::Ulid::from_string(u).ok())
+}
+
+fn fields_of(secret_string: Option<String>) -> Result<SecretFields, ApiError> {
+    let raw = SecretString::from(secret_string.unwrap_or_default());
+    let map: BTreeMap<String, String> = serde_json::from_str(raw.expose_secret())
+        .map_err(|_| ApiError::internal("stored secret is not a JSON object of strings"))?;
+    Ok(SecretFields(
+        map.into_iter()
+            .map(|(k, v)| (k, SecretString::from(v)))
+            .collect(),
+    ))
 }

@@ -117,7 +117,7 @@ pub async fn patch(
         if let Err(e) = svc
             .aws
             .vault
-            .promote(&record.id, &next.secret_version)
+            .promote(&record.id, &next.secret_version, &record.secret_version)
             .await
         {
             // Metadata already names the new version, which is what readers use.

@@ -224,21 +224,58 @@ async fn patch_merges_fields_and_keeps_omitted_secrets() {
         app.stored_secret(id).await,
         json!({"client_secret": "s2", "access_token": "a1"})
     );
+    let secret_id = format!("{}{id}", app.secret_prefix);
     // Named stage explicitly: moto's stage-less read does not follow a moved AWSCURRENT label.
-    let current = app
+    let current = || async {
+        let out = app
+            .secrets()
+            .get_secret_value()
+            .secret_id(&secret_id)
+            .version_stage("AWSCURRENT")
+            .send()
+            .await
+            .unwrap();
+        let value: serde_json::Value = serde_json::from_str(out.secret_string().unwrap()).unwrap();
+        (out.version_id.unwrap(), value["client_secret"].clone())
+    };
+    let (rotated_version, client_secret) = current().await;
+    assert_eq!(client_secret, "s2", "AWSCURRENT follows the metadata");
+
+    // A promote lost after its commit (a crash) leaves AWSCURRENT behind; the next one finds it.
+    let versions = app
         .secrets()
-        .get_secret_value()
-        .secret_id(format!("{}{id}", app.secret_prefix))
-        .version_stage("AWSCURRENT")
+        .list_secret_version_ids()
+        .secret_id(&secret_id)
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        serde_json::from_str::<serde_json::Value>(current.secret_string().unwrap()).unwrap()
-            ["client_secret"],
-        "s2",
-        "AWSCURRENT follows the metadata"
-    );
+    let first = versions
+        .versions()
+        .iter()
+        .filter_map(|v| v.version_id())
+        .find(|v| *v != rotated_version)
+        .unwrap()
+        .to_owned();
+    app.secrets()
+        .update_secret_version_stage()
+        .secret_id(&secret_id)
+        .version_stage("AWSCURRENT")
+        .move_to_version_id(&first)
+        .remove_from_version_id(&rotated_version)
+        .send()
+        .await
+        .unwrap();
+    let again = app
+        .call(
+            Method::PATCH,
+            &path,
+            Some(&app.token("alice")),
+            Some(&json!({"fields": {"client_secret": "s3"}})),
+            &[("if-match", "3")],
+        )
+        .await;
+    assert_eq!(again.status, 200, "{}", again.text);
+    assert_eq!(current().await.1, "s3", "AWSCURRENT found and moved");
 
     // Switching auth type drops what the new one does not use.
     let switched = app
@@ -278,13 +315,14 @@ async fn patch_merges_fields_and_keeps_omitted_secrets() {
         .iter()
         .map(|h| h["action"].as_str().unwrap())
         .collect();
-    assert_eq!(actions, ["edited", "edited", "edited", "created"]);
+    assert_eq!(actions, ["edited", "edited", "edited", "edited", "created"]);
+    assert_eq!(history.body["items"][1]["fields"], json!(["client_secret"]));
     assert_eq!(
-        history.body["items"][1]["fields"],
+        history.body["items"][2]["fields"],
         json!(["base_url", "client_secret"])
     );
     assert_eq!(
-        history.body["items"][2]["fields"],
+        history.body["items"][3]["fields"],
         json!(["name", "scopes"])
     );
     app.assert_no_dangling_secret_references().await;
