@@ -146,6 +146,11 @@ impl Testers {
     }
 }
 
+/// Every HTTP client's builder: TLS as [`tls_config`] says. reqwest's own choice would add ring.
+pub fn http_client() -> reqwest::ClientBuilder {
+    reqwest::Client::builder().use_preconfigured_tls(tls_config())
+}
+
 /// TLS for connection tests: the public web roots, aws-lc-rs as the crypto provider.
 fn tls_config() -> rustls::ClientConfig {
     let roots = rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());

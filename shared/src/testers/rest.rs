@@ -60,7 +60,7 @@ pub fn guarded_client(guard: Arc<OutboundGuard>, timeout: Duration) -> reqwest::
             None => attempt.follow(),
         }
     });
-    reqwest::Client::builder()
+    super::http_client()
         .dns_resolver(Arc::new(GuardedResolver(guard)))
         .redirect(policy)
         .no_proxy()

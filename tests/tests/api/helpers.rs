@@ -121,7 +121,7 @@ impl TestApp {
         let server = stack.serve(listener, jwt.clone()).expect("gateway");
         TestApp {
             base,
-            http: reqwest::Client::builder()
+            http: latchkey_shared::testers::http_client()
                 .no_proxy()
                 .build()
                 .expect("client"),

@@ -10,7 +10,7 @@ use crate::test_servers::{register_client, with_client, CLIENT};
 /// Plays the person's browser: authorize (with the caller's token), the provider's consent,
 /// then the callback (without a token). Returns where the callback sent the person.
 async fn connect(app: &TestApp, id: &str) -> String {
-    let browser = reqwest::Client::builder()
+    let browser = latchkey_shared::testers::http_client()
         .no_proxy()
         .redirect(Policy::none())
         .build()

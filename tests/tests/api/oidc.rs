@@ -22,7 +22,7 @@ fn location(resp: &reqwest::Response) -> String {
 
 /// Authorize through our API, log in and consent at the provider, come back to our callback.
 async fn connect(app: &TestApp, id: &str) -> String {
-    let browser = reqwest::Client::builder()
+    let browser = latchkey_shared::testers::http_client()
         .no_proxy()
         .cookie_store(true)
         .redirect(Policy::none())
@@ -139,7 +139,7 @@ async fn authorization_code_with_pkce_rotation_and_revocation() {
     }
 
     // Revoked at the provider: the next refresh asks for re-authentication, with a reason.
-    let revoked = reqwest::Client::builder()
+    let revoked = latchkey_shared::testers::http_client()
         .no_proxy()
         .build()
         .unwrap()
