@@ -1,6 +1,8 @@
 # Latchkey: the two commands a newcomer needs. Each sets up what it needs itself.
 #   make run    the local stack in the foreground: emulator + API on 127.0.0.1:$(LATCHKEY_PORT)
 #   make test   everything CI runs: format, lints, unit and integration tests against the emulator
+#   make build  the arm64 Lambda zips (target/lambda/<function>/bootstrap.zip) and their sizes
+#   make bench  the benchmarks BENCHMARKS.md records (slow: release builds, 10,000 credentials)
 SHELL := /bin/bash
 
 EMULATOR_PORT := $(or $(LATCHKEY_EMULATOR_PORT),4566)
@@ -13,13 +15,28 @@ export AWS_SECRET_ACCESS_KEY := test
 export LATCHKEY_PORT ?= 3000
 export LATCHKEY_DEV_JWT_SECRET ?= latchkey-dev-secret
 
-.PHONY: run test watch emulator emulator-stop fmt lint
+.PHONY: run test build bench watch emulator emulator-stop fmt lint
 
 run: emulator
 	cargo run --quiet -p latchkey-tests --bin local-api
 
 test:
 	tests/stack/test.sh
+
+# Every crate under functions/ is the package latchkey-<dir> with the binary <dir>.
+FUNCTIONS := $(notdir $(patsubst %/,%,$(wildcard functions/*/)))
+
+# cargo-lambda cross-compiles with the Zig linker its PyPI wheel brings; only the Rust target's
+# standard library comes from rustup.
+build:
+	@tests/stack/venv.sh
+	@rustup target list --installed | grep -qx aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu
+	PATH="$(CURDIR)/.venv/bin:$$PATH" cargo lambda build --release --arm64 --locked --output-format zip $(addprefix -p latchkey-,$(FUNCTIONS))
+	@{ printf '%-16s %12s\n' function 'zip (bytes)'; for f in $(FUNCTIONS); do \
+		printf '%-16s %12s\n' $$f $$(stat -c %s target/lambda/$$f/bootstrap.zip); done; } | tee target/lambda/sizes.txt
+
+bench:
+	tests/bench/bench.sh $(ARGS)
 
 emulator:
 	tests/stack/emulator.sh start

@@ -135,39 +135,6 @@ impl Gateway {
         self
     }
 
-    /// API Gateway's choice: among routes of the method whose segments fit, the one with the
-    /// most literal segments, earliest first.
-    fn matching(&self, method: &str, path: &str) -> Option<Matched<'_>> {
-        let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-        self.routes
-            .iter()
-            .filter(|r| r.method == method)
-            .filter_map(|route| {
-                let pattern: Vec<&str> = route.path.trim_matches('/').split('/').collect();
-                if pattern.len() != segments.len() {
-                    return None;
-                }
-                let mut params = BTreeMap::new();
-                let mut score = Vec::new();
-                for (p, s) in pattern.iter().zip(&segments) {
-                    if let Some(name) = p.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
-                        if s.is_empty() {
-                            return None;
-                        }
-                        params.insert(name.to_owned(), percent_decode(s));
-                        score.push(0);
-                    } else if p == s {
-                        score.push(1);
-                    } else {
-                        return None;
-                    }
-                }
-                Some((score, Matched { route, params }))
-            })
-            .max_by(|a, b| a.0.cmp(&b.0))
-            .map(|(_, m)| m)
-    }
-
     pub async fn serve(self: Arc<Self>, listener: TcpListener) {
         loop {
             let Ok((stream, _)) = listener.accept().await else {
@@ -204,7 +171,7 @@ impl Gateway {
 
     async fn dispatch(&self, req: hyper::Request<Incoming>) -> hyper::Response<Full<Bytes>> {
         let (parts, body) = req.into_parts();
-        let Some(matched) = self.matching(parts.method.as_str(), parts.uri.path()) else {
+        let Some(matched) = matching(&self.routes, parts.method.as_str(), parts.uri.path()) else {
             return gateway_reply(404, "Not Found");
         };
         let token = parts
@@ -234,6 +201,53 @@ impl Gateway {
             }
         }
     }
+}
+
+/// API Gateway's choice: among routes of the method whose segments fit, the one with the most
+/// literal segments, earliest first.
+fn matching<'a>(routes: &'a [Route], method: &str, path: &str) -> Option<Matched<'a>> {
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    routes
+        .iter()
+        .filter(|r| r.method == method)
+        .filter_map(|route| {
+            let pattern: Vec<&str> = route.path.trim_matches('/').split('/').collect();
+            if pattern.len() != segments.len() {
+                return None;
+            }
+            let mut params = BTreeMap::new();
+            let mut score = Vec::new();
+            for (p, s) in pattern.iter().zip(&segments) {
+                if let Some(name) = p.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+                    if s.is_empty() {
+                        return None;
+                    }
+                    params.insert(name.to_owned(), percent_decode(s));
+                    score.push(0);
+                } else if p == s {
+                    score.push(1);
+                } else {
+                    return None;
+                }
+            }
+            Some((score, Matched { route, params }))
+        })
+        .max_by(|a, b| a.0.cmp(&b.0))
+        .map(|(_, m)| m)
+}
+
+/// The payload-v2 event API Gateway would send for `request` once its authorizer accepted
+/// `claims`, and the logical id of the function the route names; `None` when no route matches.
+/// The benchmarks drive the built function binaries with it.
+pub fn event_for(
+    routes: &[Route],
+    request: hyper::Request<Bytes>,
+    claims: Option<&HashMap<String, String>>,
+) -> Option<(String, Value)> {
+    let (parts, body) = request.into_parts();
+    let matched = matching(routes, parts.method.as_str(), parts.uri.path())?;
+    let event = api_gateway_v2_event(&parts, &body, &matched, claims);
+    Some((matched.route.function.clone(), event))
 }
 
 fn gateway_reply(status: u16, message: &str) -> hyper::Response<Full<Bytes>> {
