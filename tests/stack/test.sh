@@ -4,25 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-started=()
-cleanup() {
-  for s in "${started[@]}"; do
-    case "$s" in
-    emulator) tests/stack/emulator.sh stop || true ;;
-    servers) tests/stack/servers.sh stop || true ;;
-    esac
-  done
-}
-trap cleanup EXIT
-
-if ! curl -sf -o /dev/null "http://127.0.0.1:${LATCHKEY_EMULATOR_PORT:-4566}/moto-api/"; then
-  tests/stack/emulator.sh start
-  started+=(emulator)
-fi
-
-# Real servers for the connection tests (PostgreSQL, MariaDB, FTP, SSH, signing S3).
-tests/stack/servers.sh start
-started+=(servers)
+source tests/stack/up.sh
 
 # The SAM template is valid and lint-clean. No telemetry: the network is loopback only.
 SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 .venv/bin/sam validate --lint --template-file infra/template.yaml
