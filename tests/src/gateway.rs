@@ -136,22 +136,11 @@ impl Gateway {
     }
 
     pub async fn serve(self: Arc<Self>, listener: TcpListener) {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
-            };
+        serve_http(listener, move |req| {
             let gateway = self.clone();
-            tokio::spawn(async move {
-                let service = hyper::service::service_fn(move |req| {
-                    let gateway = gateway.clone();
-                    async move { Ok::<_, std::convert::Infallible>(gateway.handle(req).await) }
-                });
-                // A client hanging up mid-request is its business, not an error of ours.
-                let _ = http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            });
-        }
+            async move { gateway.handle(req).await }
+        })
+        .await
     }
 
     async fn handle(&self, req: hyper::Request<Incoming>) -> hyper::Response<Full<Bytes>> {
@@ -200,6 +189,31 @@ impl Gateway {
                 gateway_reply(500, "Internal Server Error")
             }
         }
+    }
+}
+
+/// Serves HTTP/1 on `listener`, each request answered by `handle`, until the task is dropped:
+/// the local API, the bench's Runtime API and proxy, the tests' stand-in servers. A client
+/// hanging up mid-request is its business, not an error of ours.
+pub async fn serve_http<H, F>(listener: TcpListener, handle: H)
+where
+    H: Fn(hyper::Request<Incoming>) -> F + Clone + Send + 'static,
+    F: Future<Output = hyper::Response<Full<Bytes>>> + Send + 'static,
+{
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let handle = handle.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req| {
+                let answer = handle(req);
+                async move { Ok::<_, std::convert::Infallible>(answer.await) }
+            });
+            let _ = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
     }
 }
 

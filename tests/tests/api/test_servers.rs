@@ -29,17 +29,7 @@ pub fn base_url() -> String {
             rt.block_on(async move {
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
                 tx.send(listener.local_addr().unwrap()).unwrap();
-                loop {
-                    let (stream, _) = listener.accept().await.unwrap();
-                    tokio::spawn(async move {
-                        let service = hyper::service::service_fn(|req| async move {
-                            Ok::<_, std::convert::Infallible>(answer(req).await)
-                        });
-                        let _ = hyper::server::conn::http1::Builder::new()
-                            .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                            .await;
-                    });
-                }
+                latchkey_tests::gateway::serve_http(listener, answer).await;
             });
         });
         format!("http://{}", rx.recv().unwrap())

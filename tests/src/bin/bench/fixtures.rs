@@ -4,8 +4,7 @@
 use futures::stream::{self, StreamExt, TryStreamExt};
 use http_body_util::Full;
 use hyper::body::Bytes;
-use hyper::server::conn::http1;
-use hyper_util::rt::TokioIo;
+use latchkey_tests::gateway::serve_http;
 use latchkey_tests::gateway::{event_for, DevJwt};
 use latchkey_tests::{Error, LocalStack};
 use serde_json::{json, Value};
@@ -312,31 +311,18 @@ async fn basic_auth_endpoint() -> Result<(String, tokio::task::JoinHandle<()>), 
         "Basic {}",
         base64::engine::general_purpose::STANDARD.encode(format!("bench:{PASSWORD}"))
     );
-    let server = tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
-            };
-            let expected = expected.clone();
-            tokio::spawn(async move {
-                let service = hyper::service::service_fn(move |req: hyper::Request<_>| {
-                    let ok = req
-                        .headers()
-                        .get("authorization")
-                        .is_some_and(|v| v.as_bytes() == expected.as_bytes());
-                    async move {
-                        let mut resp = hyper::Response::new(Full::new(Bytes::from_static(b"{}")));
-                        if !ok {
-                            *resp.status_mut() = hyper::StatusCode::UNAUTHORIZED;
-                        }
-                        Ok::<_, std::convert::Infallible>(resp)
-                    }
-                });
-                let _ = http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            });
+    let server = tokio::spawn(serve_http(listener, move |req| {
+        let ok = req
+            .headers()
+            .get("authorization")
+            .is_some_and(|v| v.as_bytes() == expected.as_bytes());
+        async move {
+            let mut resp = hyper::Response::new(Full::new(Bytes::from_static(b"{}")));
+            if !ok {
+                *resp.status_mut() = hyper::StatusCode::UNAUTHORIZED;
+            }
+            resp
         }
-    });
+    }));
     Ok((url, server))
 }

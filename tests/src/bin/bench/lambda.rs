@@ -4,8 +4,7 @@
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
-use hyper::server::conn::http1;
-use hyper_util::rt::TokioIo;
+use latchkey_tests::gateway::serve_http;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::process::Stdio;
@@ -69,7 +68,13 @@ impl Function {
             ready: ready_tx,
             init_error: Mutex::new(None),
         });
-        let server = tokio::spawn(serve(listener, shared.clone(), name.to_owned()));
+        let server = {
+            let (shared, name) = (shared.clone(), name.to_owned());
+            tokio::spawn(serve_http(listener, move |req| {
+                let (shared, name) = (shared.clone(), name.clone());
+                async move { route(req, &shared, &name).await }
+            }))
+        };
         command
             .env_clear()
             .envs(env)
@@ -182,24 +187,6 @@ impl Function {
     pub async fn stop(mut self) {
         let _ = self.child.kill().await;
         self.server.abort();
-    }
-}
-
-async fn serve(listener: TcpListener, shared: Arc<Shared>, name: String) {
-    loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            continue;
-        };
-        let (shared, name) = (shared.clone(), name.clone());
-        tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req| {
-                let (shared, name) = (shared.clone(), name.clone());
-                async move { Ok::<_, std::convert::Infallible>(route(req, &shared, &name).await) }
-            });
-            let _ = http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-        });
     }
 }
 

@@ -4,8 +4,7 @@
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
-use hyper::server::conn::http1;
-use hyper_util::rt::TokioIo;
+use latchkey_tests::gateway::serve_http;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -77,29 +76,10 @@ impl CountingProxy {
         let client = latchkey_shared::testers::http_client().no_proxy().build()?;
         let upstream = upstream.trim_end_matches('/').to_owned();
         let recorder = calls.clone();
-        tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
-                };
-                let (client, upstream, recorder) =
-                    (client.clone(), upstream.clone(), recorder.clone());
-                tokio::spawn(async move {
-                    let service = hyper::service::service_fn(move |req| {
-                        let (client, upstream, recorder) =
-                            (client.clone(), upstream.clone(), recorder.clone());
-                        async move {
-                            Ok::<_, std::convert::Infallible>(
-                                forward(req, &client, &upstream, &recorder).await,
-                            )
-                        }
-                    });
-                    let _ = http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        });
+        tokio::spawn(serve_http(listener, move |req| {
+            let (client, upstream, recorder) = (client.clone(), upstream.clone(), recorder.clone());
+            async move { forward(req, &client, &upstream, &recorder).await }
+        }));
         Ok(Self { endpoint, calls })
     }
 
