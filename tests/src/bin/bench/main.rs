@@ -3,8 +3,9 @@
 //! calls going to the emulator through a counting proxy, beside the boto3 handlers a team would
 //! write instead (tests/bench/baseline). Prints the tables BENCHMARKS.md records.
 //!
-//! Options: --sections (default cold,calls,sweep; size and memory come with cold), --runs N (cold starts per function and language, default 10), --warm N (warm
-//! invocations after each cold one, default 20), --stored N and --due N (refresh sweep, default
+//! Options: --sections (default cold,calls,sweep; size and memory come with cold), --runs N
+//! (cold starts per function and language, default 10), --warm N (warm invocations after each
+//! cold one, default 20), --stored N and --due N (refresh sweep, default
 //! 10000 and 1000), --bin-dir (release binaries, default target/release), --zip-dir (arm64
 //! zips from `make build`, default target/lambda), --python (default .venv-bench/bin/python).
 
@@ -86,10 +87,11 @@ impl Options {
     }
 }
 
-#[derive(Clone, Copy, PartialEq)]
-enum Language {
+/// What a function process runs: the release binary, or the baseline handler of that name.
+#[derive(Clone, Copy)]
+enum Runtime<'a> {
     Rust,
-    Python,
+    Python(&'a str),
 }
 
 /// One function's cold-start request, and the baseline handler that makes the same AWS calls.
@@ -133,8 +135,9 @@ async fn main() -> Result<(), Error> {
             let mut python = Vec::new();
             // Interleaved, so whatever else the machine does falls on both alike.
             for _ in 0..options.runs {
-                rust.push(measure(&bench, &options, &case, Language::Rust).await?);
-                python.push(measure(&bench, &options, &case, Language::Python).await?);
+                rust.push(measure(&bench, &options, &case, Runtime::Rust).await?);
+                let baseline = Runtime::Python(case.python_handler);
+                python.push(measure(&bench, &options, &case, baseline).await?);
             }
             eprintln!("  {} done", case.binary);
             rows.push((case, rust, python));
@@ -186,9 +189,6 @@ async fn main() -> Result<(), Error> {
 }
 
 fn cases(bench: &Bench, rest: &str, oauth: &str) -> Result<Vec<Case>, Error> {
-    let scheduled = json!({"version": "0", "id": "bench", "detail-type": "Scheduled Event",
-        "source": "aws.events", "account": "000000000000", "time": "2026-11-28T00:00:00Z",
-        "region": "us-east-1", "resources": [], "detail": {}});
     Ok(vec![
         Case {
             binary: "credentials",
@@ -242,15 +242,22 @@ fn cases(bench: &Bench, rest: &str, oauth: &str) -> Result<Vec<Case>, Error> {
             binary: "refresh",
             request: "scheduled sweep, nothing due",
             python_handler: "refresh.refresh_sweep",
-            event: scheduled.clone(),
+            event: scheduled_event(),
         },
         Case {
             binary: "janitor",
             request: "scheduled sweep, no orphans",
             python_handler: "janitor.janitor_sweep",
-            event: scheduled,
+            event: scheduled_event(),
         },
     ])
+}
+
+/// What an EventBridge schedule delivers.
+fn scheduled_event() -> Value {
+    json!({"version": "0", "id": "bench", "detail-type": "Scheduled Event",
+        "source": "aws.events", "account": "000000000000", "time": "2026-11-28T00:00:00Z",
+        "region": "us-east-1", "resources": [], "detail": {}})
 }
 
 fn resolve_event(id: &str) -> Value {
@@ -272,23 +279,17 @@ async fn spawn(
     options: &Options,
     bench: &Bench,
     binary: &str,
-    language: Language,
-    python_handler: &str,
+    runtime: Runtime<'_>,
     extra_env: &[(&str, String)],
 ) -> Result<Function, Error> {
-    let command = match language {
-        Language::Rust => Command::new(options.bin_dir.join(binary)),
-        Language::Python => {
+    let (command, tag) = match runtime {
+        Runtime::Rust => (Command::new(options.bin_dir.join(binary)), "rust"),
+        Runtime::Python(handler) => {
             let mut c = Command::new(&options.python);
-            c.args(["-m", "awslambdaric", python_handler])
+            c.args(["-m", "awslambdaric", handler])
                 .current_dir(&options.baseline);
-            c
+            (c, "python")
         }
-    };
-    let tag = if language == Language::Rust {
-        "rust"
-    } else {
-        "python"
     };
     let log = std::fs::OpenOptions::new()
         .create(true)
@@ -303,18 +304,10 @@ async fn measure(
     bench: &Bench,
     options: &Options,
     case: &Case,
-    language: Language,
+    runtime: Runtime<'_>,
 ) -> Result<Sample, Error> {
     bench.proxy.take();
-    let mut function = spawn(
-        options,
-        bench,
-        case.binary,
-        language,
-        case.python_handler,
-        &[],
-    )
-    .await?;
+    let mut function = spawn(options, bench, case.binary, runtime, &[]).await?;
     let cold = function.cold_invoke(case.event.clone()).await?;
     let calls = bench.proxy.take();
     if !succeeded(&cold.answer) {
@@ -340,6 +333,10 @@ async fn measure(
 fn median(values: &mut [Duration]) -> Option<Duration> {
     values.sort();
     values.get(values.len() / 2).copied()
+}
+
+fn mib(bytes: u64) -> f64 {
+    bytes as f64 / 1_048_576.0
 }
 
 fn ms(d: Duration) -> f64 {
@@ -438,7 +435,7 @@ async fn calls_table(bench: &Bench, options: &Options, rest: &str) -> Result<Str
     let doomed = bench.create(&bench.rest_basic("to-delete")).await?;
     let mut functions = std::collections::HashMap::new();
     for binary in ["credentials", "sharing", "test-connection", "resolve"] {
-        let f = spawn(options, bench, binary, Language::Rust, "", &[]).await?;
+        let f = spawn(options, bench, binary, Runtime::Rust, &[]).await?;
         functions.insert(binary, f);
     }
     let reader_principals = 2 + READER_TEAMS.len(); // user, teams, org
@@ -601,13 +598,11 @@ async fn sweep(
     label: &'static str,
     concurrency: usize,
 ) -> Result<Sweep, Error> {
-    bench.proxy.take();
     let mut f = spawn(
         options,
         bench,
         "refresh",
-        Language::Rust,
-        "",
+        Runtime::Rust,
         &[("LATCHKEY_REFRESH_CONCURRENCY", concurrency.to_string())],
     )
     .await?;
@@ -615,9 +610,7 @@ async fn sweep(
     bench.proxy.take();
     let cpu_at_ready = f.cpu_time()?;
     let started = Instant::now();
-    let report = f
-        .invoke(json!({"detail-type": "Scheduled Event", "source": "aws.events"}))
-        .await?;
+    let report = f.invoke(scheduled_event()).await?;
     let took = started.elapsed();
     let calls = bench.proxy.take();
     let cpu = f.cpu_time()?.saturating_sub(cpu_at_ready);
@@ -649,16 +642,17 @@ fn sweep_table(options: &Options, sweeps: &[Sweep]) -> String {
             w.label,
             w.concurrency,
             w.report["items_read"],
-            w.report["failed"].as_u64().unwrap_or(0)
-                + w.report["errors"].as_u64().unwrap_or(0)
-                + w.report["skipped"].as_u64().unwrap_or(0),
+            ["failed", "errors", "skipped", "reauth_required"]
+                .iter()
+                .map(|k| w.report[k].as_u64().unwrap_or(0))
+                .sum::<u64>(),
             w.took.as_secs_f64(),
             refreshed as f64 / w.took.as_secs_f64().max(f64::EPSILON),
             100.0 * w.calls.busy.as_secs_f64() / w.took.as_secs_f64().max(f64::EPSILON),
             w.cpu.as_secs_f64() * 1000.0 / refreshed.max(1) as f64,
             w.calls.total() as f64 / refreshed.max(1) as f64,
             w.calls.detail_timed(),
-            w.peak_rss as f64 / 1_048_576.0,
+            mib(w.peak_rss),
         );
     }
     s.push('\n');
@@ -677,7 +671,6 @@ fn size_table(
          | function | arm64 bootstrap.zip | x86_64 binary | peak RSS, Rust | peak RSS, boto3 | met |\n\
          |---|---|---|---|---|---|\n",
     );
-    let mb = |b: u64| b as f64 / 1_048_576.0;
     for (case, rust, python) in rows {
         let zip = std::fs::metadata(options.zip_dir.join(case.binary).join("bootstrap.zip"))
             .map(|m| m.len())
@@ -693,10 +686,13 @@ fn size_table(
             s,
             "| {} | {} | {:.2} | {:.1} | {:.1} | {} |",
             case.binary,
-            zip.map_or("not built (make build)".into(), |z| format!("{:.2}", mb(z))),
-            mb(binary),
-            mb(rss),
-            mb(py_rss),
+            zip.map_or("not built (make build)".into(), |z| format!(
+                "{:.2}",
+                mib(z)
+            )),
+            mib(binary),
+            mib(rss),
+            mib(py_rss),
             if met { "yes" } else { "**no**" }
         );
     }
