@@ -126,7 +126,7 @@ impl Refresher<'_> {
         // A refresh that crashed after writing its tokens but before naming them left the newest
         // ones in a version of their own: the vault hands those over, or a rotated refresh token
         // would be lost.
-        let (_, secrets) = self
+        let secrets = self
             .aws
             .vault
             .refresh_input(&record.id, &record.secret_version)

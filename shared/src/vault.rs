@@ -191,7 +191,7 @@ impl Vault {
         &self,
         id: &CredentialId,
         named: &str,
-    ) -> Result<(String, SecretFields), ApiError> {
+    ) -> Result<SecretFields, ApiError> {
         let labelled = self
             .client
             .get_secret_value()
@@ -210,7 +210,7 @@ impl Vault {
                     tracing::warn!(version = %version, "adopting tokens an interrupted refresh stored");
                 }
                 if version == named || newer {
-                    return Ok((version, fields_of(out.secret_string)?));
+                    return fields_of(out.secret_string);
                 }
             }
             Err(e)
@@ -218,7 +218,7 @@ impl Vault {
                     .is_some_and(|e| e.is_resource_not_found_exception()) => {}
             Err(e) => return Err(sdk(e)),
         }
-        Ok((named.to_owned(), self.read(id, named).await?))
+        self.read(id, named).await
     }
 
     /// The secret fields stored in exactly `version`.
