@@ -88,12 +88,13 @@ def _item_rollback(original):
     return transact_write_items
 
 
-def _by_name_first(lookup):
-    """A secret whose name is the key is what moto's scan would find: ask the dictionary first."""
+def _by_name_first(lookup, found):
+    """A secret whose name is the key is what moto's scan would find: ask the dictionary first,
+    and answer as `lookup` would (`found`), else let it scan."""
 
     def wrapped(self, key, *args):
         if dict.__contains__(self, key):
-            return True if lookup is SecretsStore.__contains__ else dict.__getitem__(self, key)
+            return found(self, key)
         return lookup(self, key, *args)
 
     return wrapped
@@ -107,8 +108,12 @@ def main() -> None:
     modules = frozenset(backends.list_of_moto_modules())  # the installed package: fixed
     backends.list_of_moto_modules = functools.partial(iter, modules)
     responses.method_names_from_class = functools.cache(responses.method_names_from_class)
-    for lookup in ("__getitem__", "__contains__", "get"):
-        setattr(SecretsStore, lookup, _by_name_first(getattr(SecretsStore, lookup)))
+    for lookup, found in (
+        ("__getitem__", dict.__getitem__),
+        ("get", dict.__getitem__),
+        ("__contains__", lambda _store, _key: True),
+    ):
+        setattr(SecretsStore, lookup, _by_name_first(getattr(SecretsStore, lookup), found))
     DynamoDBBackend.transact_write_items = _item_rollback(DynamoDBBackend.transact_write_items)
     app = DomainDispatcherApplication(create_backend_app)
     run_simple(host, port, app, threaded=False, request_handler=MotoRequestHandler)
