@@ -178,22 +178,29 @@ pub enum Status {
     ReauthRequired,
 }
 
-/// Ids minted elsewhere (users, teams, orgs, data sources): 1 to 128 of `A-Z a-z 0-9 . _ @ | : + = -`.
-/// Enough for JWT subjects such as `auth0|123`, and never a `/` or `#` that could confuse a path
-/// or a key.
-pub fn parse_external_id(what: &str, raw: &str) -> Result<String, ApiError> {
+/// The grammar of ids minted elsewhere (users, teams, orgs, data sources), as a rule to show.
+pub const IDENTIFIER_RULE: &str = "1 to 128 of A-Z a-z 0-9 . _ @ | + = -";
+
+/// Ids minted elsewhere: 1 to 128 of `A-Z a-z 0-9 . _ @ | + = -`, taken as they are (never
+/// trimmed or coerced). Enough for JWT subjects such as `auth0|123`; never a space or comma
+/// (API Gateway's flattened claims split on them), nor a `#`, `:` or `/` that could confuse a
+/// key, a principal (`team:data`) or a path, nor a control or bidirectional character.
+pub fn parse_identifier(raw: &str) -> Result<String, &'static str> {
     let ok = (1..=128).contains(&raw.len())
         && raw
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "._@|:+=-".contains(c));
+            .all(|c| c.is_ascii_alphanumeric() || "._@|+=-".contains(c));
     if ok {
         Ok(raw.to_owned())
     } else {
-        Err(ApiError::bad_request(
-            "invalid_id",
-            format!("{what} must be 1 to 128 of A-Z a-z 0-9 . _ @ | : + = -"),
-        ))
+        Err(IDENTIFIER_RULE)
     }
+}
+
+/// [`parse_identifier`] for a request field: 400 `invalid_id` naming `what`.
+pub fn parse_external_id(what: &str, raw: &str) -> Result<String, ApiError> {
+    parse_identifier(raw)
+        .map_err(|rule| ApiError::bad_request("invalid_id", format!("{what} must be {rule}")))
 }
 
 impl Principal {

@@ -7,7 +7,7 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::{json, Map, Value};
 
-use crate::domain::Caller;
+use crate::domain::{parse_identifier, Caller};
 use crate::error::ApiError;
 
 /// Request bodies larger than this are refused with 413 before parsing.
@@ -29,27 +29,88 @@ pub fn route_key(req: &Request) -> &str {
         .unwrap_or("")
 }
 
-/// The caller, from the JWT claims API Gateway's authorizer verified and passed along.
+/// The caller, from the JWT API Gateway's authorizer verified.
+///
+/// API Gateway hands the function the verified claims as strings, flattening arrays to `[a b]`,
+/// which loses types: `teams: ["Platform Engineering"]` reads as two teams, `sub: 5` as "5" and
+/// `org_id: null` as "null". So the claims' types come from the token itself (the same
+/// `Authorization` header the authorizer checked; its signature is not checked twice), and
+/// every claim must also equal what the authorizer passed: a token that disagrees with its own
+/// verification is refused. Each id must be an identifier, untrimmed and uncoerced.
 pub fn caller(req: &Request) -> Result<Caller, ApiError> {
-    let claims = context(req)
+    let verified = context(req)
         .and_then(|c| c.authorizer.as_ref())
         .and_then(|a| a.jwt.as_ref())
         .map(|j| &j.claims)
         .ok_or_else(|| ApiError::unauthenticated("a bearer token is required"))?;
-    let claim = |name: &str| {
-        claims
-            .get(name)
-            .map(|v| v.trim().to_owned())
-            .filter(|v| !v.is_empty())
-            .ok_or_else(|| ApiError::unauthenticated(format!("the token has no `{name}` claim")))
+    let token = header(req, "authorization")
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+                .map(str::to_owned)
+        })
+        .ok_or_else(|| ApiError::unauthenticated("a bearer token is required"))?;
+    caller_from_claims(&token_claims(&token)?, verified)
+}
+
+/// The payload of a compact JWS, as JSON. The signature is API Gateway's to check.
+fn token_claims(token: &str) -> Result<Map<String, Value>, ApiError> {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    let unreadable = || ApiError::unauthenticated("the bearer token is not a readable JWT");
+    let payload = token.split('.').nth(1).ok_or_else(unreadable)?;
+    let bytes = URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .map_err(|_| unreadable())?;
+    match serde_json::from_slice::<Value>(&bytes) {
+        Ok(Value::Object(claims)) => Ok(claims),
+        _ => Err(unreadable()),
+    }
+}
+
+/// Checks the token's typed claims against the authorizer's flattened ones; see [`caller`].
+pub fn caller_from_claims(
+    claims: &Map<String, Value>,
+    verified: &std::collections::HashMap<String, String>,
+) -> Result<Caller, ApiError> {
+    let wrong = |name: &str, why: &str| {
+        ApiError::unauthenticated(format!("the token's `{name}` claim {why}"))
     };
+    let id = |name: &str, value: &Value| -> Result<String, ApiError> {
+        let raw = value
+            .as_str()
+            .ok_or_else(|| wrong(name, "must be a string"))?;
+        parse_identifier(raw).map_err(|rule| wrong(name, &format!("must be {rule}")))
+    };
+    let single = |name: &str| -> Result<String, ApiError> {
+        let value = claims.get(name).ok_or_else(|| wrong(name, "is missing"))?;
+        let parsed = id(name, value)?;
+        if verified.get(name) != Some(&parsed) {
+            return Err(wrong(name, "differs from what the authorizer verified"));
+        }
+        Ok(parsed)
+    };
+    let user_id = single("sub")?;
+    let org_id = single("org_id")?;
+    let teams: Vec<String> = match claims.get("teams") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|t| id("teams", t))
+            .collect::<Result<_, _>>()?,
+        Some(_) => return Err(wrong("teams", "must be a list of strings")),
+    };
+    let verified_teams = verified
+        .get("teams")
+        .map(|t| parse_teams(t))
+        .unwrap_or_default();
+    if verified_teams != teams {
+        return Err(wrong("teams", "differs from what the authorizer verified"));
+    }
     Ok(Caller {
-        user_id: claim("sub")?,
-        org_id: claim("org_id")?,
-        teams: claims
-            .get("teams")
-            .map(|t| parse_teams(t))
-            .unwrap_or_default(),
+        user_id,
+        org_id,
+        teams,
     })
 }
 
@@ -172,6 +233,110 @@ pub fn if_match_version(req: &Request) -> Result<Option<u64>, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn verified(pairs: &[(&str, &str)]) -> std::collections::HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn claims(v: Value) -> Map<String, Value> {
+        v.as_object().cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn claims_are_identifiers_of_the_right_type_and_agree_with_the_authorizer() {
+        let ok = caller_from_claims(
+            &claims(json!({"sub": "auth0|alice", "org_id": "acme", "teams": ["data", "ops"]})),
+            &verified(&[
+                ("sub", "auth0|alice"),
+                ("org_id", "acme"),
+                ("teams", "[data ops]"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(ok.user_id, "auth0|alice");
+        assert_eq!(ok.teams, ["data", "ops"]);
+
+        // (typed claims, what API Gateway passed, the claim the 401 names)
+        let cases = [
+            (
+                json!({"sub": "alice", "org_id": "acme", "teams": ["Platform Engineering"]}),
+                verified(&[
+                    ("sub", "alice"),
+                    ("org_id", "acme"),
+                    ("teams", "[Platform Engineering]"),
+                ]),
+                "teams",
+            ),
+            (
+                json!({"sub": "alice", "org_id": null}),
+                verified(&[("sub", "alice"), ("org_id", "null")]),
+                "org_id",
+            ),
+            (
+                json!({"sub": 5, "org_id": "acme"}),
+                verified(&[("sub", "5"), ("org_id", "acme")]),
+                "sub",
+            ),
+            (
+                json!({"sub": " alice", "org_id": "acme"}),
+                verified(&[("sub", " alice"), ("org_id", "acme")]),
+                "sub",
+            ),
+            (
+                json!({"sub": "alice", "org_id": "ac#me"}),
+                verified(&[("sub", "alice"), ("org_id", "ac#me")]),
+                "org_id",
+            ),
+            (
+                json!({"sub": "a:b", "org_id": "acme"}),
+                verified(&[("sub", "a:b"), ("org_id", "acme")]),
+                "sub",
+            ),
+            (
+                json!({"sub": "ali\u{202e}ce", "org_id": "acme"}),
+                verified(&[("sub", "ali\u{202e}ce"), ("org_id", "acme")]),
+                "sub",
+            ),
+            (
+                json!({"sub": "alice", "org_id": "acme", "teams": "data"}),
+                verified(&[("sub", "alice"), ("org_id", "acme"), ("teams", "data")]),
+                "teams",
+            ),
+            (
+                json!({"org_id": "acme"}),
+                verified(&[("org_id", "acme")]),
+                "sub",
+            ),
+            // The token read from the header is not the one the authorizer verified.
+            (
+                json!({"sub": "mallory", "org_id": "acme"}),
+                verified(&[("sub", "alice"), ("org_id", "acme")]),
+                "sub",
+            ),
+            (
+                json!({"sub": "alice", "org_id": "acme", "teams": ["admins"]}),
+                verified(&[("sub", "alice"), ("org_id", "acme")]),
+                "teams",
+            ),
+            (
+                json!({"sub": "x".repeat(129), "org_id": "acme"}),
+                verified(&[("sub", &"x".repeat(129)), ("org_id", "acme")]),
+                "sub",
+            ),
+        ];
+        for (typed, flat, claim) in cases {
+            let err = caller_from_claims(&claims(typed.clone()), &flat).unwrap_err();
+            assert_eq!(err.status(), 401, "{typed}");
+            assert!(
+                err.public_message().contains(&format!("`{claim}`")),
+                "{typed}: {}",
+                err.public_message()
+            );
+        }
+    }
 
     #[test]
     fn teams_claim_in_either_form() {

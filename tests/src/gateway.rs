@@ -64,11 +64,18 @@ impl DevJwt {
 
     /// The claims as API Gateway passes them to the function: every value a string, arrays
     /// flattened to `[a b]`. `None` is the authorizer's 401.
+    /// Like API Gateway's JWT authorizer: `exp` is required, `nbf` is honoured, and a `crit`
+    /// header (extensions the verifier must understand; it understands none) is refused.
     pub fn verify(&self, token: &str) -> Option<HashMap<String, String>> {
         let mut validation = Validation::new(Algorithm::HS256);
-        validation.required_spec_claims = HashSet::new(); // dev tokens need no iss/aud
+        // Dev tokens need no iss/aud, but must expire.
+        validation.required_spec_claims = HashSet::from(["exp".to_owned()]);
         validation.validate_aud = false;
+        validation.validate_nbf = true;
         validation.leeway = 0;
+        if has_crit_header(token) {
+            return None;
+        }
         let data = jsonwebtoken::decode::<Map<String, Value>>(
             token,
             &DecodingKey::from_secret(&self.secret),
@@ -82,6 +89,16 @@ impl DevJwt {
                 .collect(),
         )
     }
+}
+
+fn has_crit_header(token: &str) -> bool {
+    use base64::Engine;
+    let header = token.split('.').next().unwrap_or_default();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(header)
+        .ok()
+        .and_then(|h| serde_json::from_slice::<Map<String, Value>>(&h).ok())
+        .is_none_or(|h| h.contains_key("crit"))
 }
 
 fn flatten_claim(v: &Value) -> String {

@@ -26,12 +26,120 @@ async fn tokens_are_checked_like_the_jwt_authorizer_does() {
         assert_eq!(reply.body, json!({"message": "Unauthorized"}));
     }
     // A valid token without the claims Latchkey needs is refused by the function itself.
-    let no_org = app.jwt.mint(&json!({"sub": "alice"}));
+    let no_org = app.jwt.mint(&json!({"sub": "alice", "exp": in_an_hour()}));
     let reply = app
         .call(Method::GET, "/credentials", Some(&no_org), None, &[])
         .await;
     assert_eq!(reply.status, 401);
     assert_eq!(reply.code(), "unauthenticated");
+}
+
+fn in_an_hour() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp() + 3600
+}
+
+/// A token with its own header, signed with the app's dev secret.
+fn signed_with_header(header: &Value, claims: &Value) -> String {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    let message = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    );
+    let signature = jsonwebtoken::crypto::sign(
+        message.as_bytes(),
+        &jsonwebtoken::EncodingKey::from_secret(b"test-secret"),
+        jsonwebtoken::Algorithm::HS256,
+    )
+    .unwrap();
+    format!("{message}.{signature}")
+}
+
+/// API Gateway's authorizer refuses tokens without `exp`, not yet valid, or with extensions it
+/// must understand; and the function refuses claims that are not identifiers, naming the claim.
+#[tokio::test]
+async fn tokens_need_an_expiry_and_claims_that_are_identifiers() {
+    let app = TestApp::spawn().await;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let base = json!({"sub": "alice", "org_id": "acme", "exp": now + 3600});
+    for token in [
+        app.jwt.mint(&json!({"sub": "alice", "org_id": "acme"})),
+        app.jwt
+            .mint(&json!({"sub": "alice", "org_id": "acme", "exp": now + 3600, "nbf": now + 600})),
+        signed_with_header(
+            &json!({"alg": "HS256", "typ": "JWT", "crit": ["x-latchkey"]}),
+            &base,
+        ),
+    ] {
+        let reply = app
+            .call(Method::GET, "/credentials", Some(&token), None, &[])
+            .await;
+        assert_eq!(reply.status, 401, "{token}");
+        assert_eq!(reply.body, json!({"message": "Unauthorized"}));
+    }
+    // Control: the same shape without the flaw passes.
+    let ok = signed_with_header(&json!({"alg": "HS256", "typ": "JWT"}), &base);
+    assert_eq!(
+        app.call(Method::GET, "/credentials", Some(&ok), None, &[])
+            .await
+            .status,
+        200
+    );
+
+    // A team grant must not be reachable by a team whose name merely contains it.
+    let id = app
+        .create("alice", &crate::helpers::postgres("db", "pw"))
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let share = app
+        .call(
+            Method::PUT,
+            &format!("/credentials/{id}/accessors/team/Engineering"),
+            Some(&app.token("alice")),
+            Some(&json!({"role": "collaborator"})),
+            &[],
+        )
+        .await;
+    assert_eq!(share.status, 201, "{}", share.text);
+    for (claims, wrong) in [
+        (
+            json!({"sub": "bob", "org_id": "acme", "teams": ["Platform Engineering"]}),
+            "teams",
+        ),
+        (json!({"sub": "bob", "org_id": null}), "org_id"),
+        (json!({"sub": 5, "org_id": "acme"}), "sub"),
+        (json!({"sub": " alice", "org_id": "acme"}), "sub"),
+        (json!({"sub": "alice", "org_id": "ac#me"}), "org_id"),
+        (
+            json!({"sub": "alice", "org_id": "acme", "teams": ["data,ops"]}),
+            "teams",
+        ),
+    ] {
+        let mut claims = claims;
+        claims["exp"] = json!(now + 3600);
+        let token = app.jwt.mint(&claims);
+        let reply = app
+            .call(
+                Method::GET,
+                &format!("/credentials/{id}"),
+                Some(&token),
+                None,
+                &[],
+            )
+            .await;
+        assert_eq!(reply.status, 401, "{claims}: {}", reply.text);
+        assert!(
+            reply.body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("`{wrong}`")),
+            "{claims}: {}",
+            reply.text
+        );
+    }
 }
 
 #[tokio::test]

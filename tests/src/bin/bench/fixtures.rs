@@ -77,13 +77,18 @@ impl Bench {
         })
     }
 
-    /// The claims API Gateway's JWT authorizer would pass on for this caller.
-    fn claims(&self, user: &str, teams: &[&str]) -> Result<HashMap<String, String>, Error> {
+    /// A token for this caller and the claims API Gateway's JWT authorizer would pass on for it.
+    fn claims(
+        &self,
+        user: &str,
+        teams: &[&str],
+    ) -> Result<(String, HashMap<String, String>), Error> {
         let token = self.jwt.token(user, ORG, teams, 3600);
-        Ok(self
+        let claims = self
             .jwt
             .verify(&token)
-            .ok_or("a fresh dev token verifies")?)
+            .ok_or("a fresh dev token verifies")?;
+        Ok((token, claims))
     }
 
     /// The payload-v2 event for a request by `user` in `teams`, as the HTTP API would send it.
@@ -95,16 +100,17 @@ impl Bench {
         uri: &str,
         body: Option<&Value>,
     ) -> Result<Value, Error> {
+        let (token, claims) = self.claims(user, teams)?;
         let mut request = hyper::Request::builder()
             .method(method)
             .uri(uri)
+            .header("authorization", format!("Bearer {token}"))
             .header("host", "api.latchkey.local")
             .header("user-agent", "latchkey-bench");
         if body.is_some() {
             request = request.header("content-type", "application/json");
         }
         let request = request.body(Bytes::from(body.map(Value::to_string).unwrap_or_default()))?;
-        let claims = self.claims(user, teams)?;
         let (_, event) = event_for(&self.stack.template.routes(), request, Some(&claims))
             .ok_or_else(|| format!("no route for {method} {uri}"))?;
         Ok(event)
