@@ -2,7 +2,8 @@
 //!
 //! `{"action": "resolve", "credential_id", "principal": {"user", "org_id", "teams"}, "usage": {"kind", "resource_id"}}`
 //! returns the connection material to a principal with at least collaborator access and writes
-//! a `used` history line. `{"action": "report_failure", "credential_id", "principal", "version"?}`
+//! a `used` history line; for token URL and OAuth 2.0 credentials that material is the access
+//! token, never the refresh token or client secret. `{"action": "report_failure", "credential_id", "principal", "version"?}`
 //! marks the credential invalid (`flow_auth_failed`). Answers are JSON; refusals carry
 //! `{"error": {"code", "message"}}` as on the HTTP API.
 
@@ -192,6 +193,7 @@ impl Resolver {
         let secret_values: Map<String, Value> = secrets
             .0
             .iter()
+            .filter(|(name, _)| flow_needs(&record, name))
             .map(|(k, v)| (k.clone(), Value::String(v.expose_secret().to_owned())))
             .collect();
         Ok(json!({
@@ -270,6 +272,14 @@ impl Resolver {
             "status": observation.status(),
         }))
     }
+}
+
+/// Whether a data flow gets secret `name` to connect. When the service manages the tokens
+/// (token URL, OAuth 2.0), a flow gets the access token only: the refresh token and the client
+/// secret stay here, so only the service refreshes and no flow can break a rotation or mint
+/// tokens of its own.
+fn flow_needs(record: &CredentialRecord, name: &str) -> bool {
+    !record.is_token_based() || name == "access_token"
 }
 
 /// A token that has expired, is missing, or is inside its refresh margin.

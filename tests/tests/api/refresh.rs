@@ -421,3 +421,34 @@ async fn token_url_credentials_get_and_keep_their_token() {
     assert_eq!(c["status"], "valid");
     assert!(c["token"]["expires_at"].is_string() && c["token"]["next_refresh_at"].is_string());
 }
+
+/// Item 6 of issue 11: a flow gets the access token of a credential whose tokens the service
+/// manages, never the refresh token or the client secret it could refresh (and rotate) with.
+#[tokio::test]
+async fn resolve_hands_a_flow_the_access_token_only() {
+    let app = TestApp::spawn().await;
+    let client = unique_client();
+    let (token_url, initial) = register_client(&client, 3600, 5);
+    let body = json!({"name": "oauth", "connector": "rest_api", "auth_type": "oauth2_authorization_code",
+        "fields": {"authorize_url": format!("{token_url}/authorize"), "token_url": token_url, "client_id": client,
+                   "client_secret": CLIENT.1, "refresh_token": initial}});
+    let id = app.create("alice", &body).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let resolver =
+        latchkey_resolve::Resolver::new(&app.stack.aws, &app.stack.config("resolve").unwrap());
+    let material = resolver
+        .handle(json!({"action": "resolve", "credential_id": id, "principal": {"user": "alice", "org_id": ORG}}))
+        .await;
+    let secrets = material["secrets"].as_object().unwrap();
+    assert_eq!(
+        secrets.keys().collect::<Vec<_>>(),
+        ["access_token"],
+        "{material}"
+    );
+    assert_eq!(secrets["access_token"], format!("{client}-at-1"));
+    let text = material.to_string();
+    assert!(!text.contains(CLIENT.1) && !text.contains(&format!("{client}-rt-")));
+    assert_eq!(material["fields"]["client_id"], client.as_str());
+}
