@@ -5,11 +5,13 @@ use lambda_http::Request;
 use time::OffsetDateTime;
 
 use crate::authz::{authorize, Action};
+use crate::commit::{Committed, Write};
 use crate::domain::{Caller, CredentialId, Role};
 use crate::error::ApiError;
 use crate::http::path_param;
 use crate::record::{rfc3339, CredentialRecord};
-use crate::store::{Change, Store, WriteOutcome};
+use crate::store::Store;
+use crate::Backends;
 
 /// The credential named by the `{id}` path parameter, validated before any lookup.
 pub async fn load(store: &Store, req: &Request) -> Result<CredentialRecord, ApiError> {
@@ -67,22 +69,22 @@ pub fn check_if_match(expected: Option<u64>, record: &CredentialRecord) -> Resul
     }
 }
 
-/// Marks a record as changed by `caller` now, as its next version.
+/// Marks a record as changed by `caller` now (the write path gives it its next version).
 pub fn touch(record: &mut CredentialRecord, caller: &Caller, now: OffsetDateTime) {
-    record.version += 1;
     record.updated_at = now;
     record.updated_by = caller.as_actor();
 }
 
-/// Commits a change and maps a lost race to 412 (the caller named a version) or 409.
+/// Commits a change through the one write path and maps a lost race to 412 (the caller named a
+/// version) or 409. Returns the credential as written.
 pub async fn commit(
-    store: &Store,
-    change: Change<'_>,
+    aws: &Backends,
+    write: Write<'_>,
     if_match: Option<u64>,
-) -> Result<(), ApiError> {
-    match store.write(change).await? {
-        WriteOutcome::Written => Ok(()),
-        WriteOutcome::VersionConflict if if_match.is_some() => Err(stale(None)),
+) -> Result<CredentialRecord, ApiError> {
+    match crate::commit::commit(aws, write).await? {
+        Committed::Written(record) => Ok(*record),
+        Committed::Conflict if if_match.is_some() => Err(stale(None)),
         _ => Err(ApiError::conflict(
             "edit_conflict",
             "someone else changed the credential at the same moment; read it again and retry",

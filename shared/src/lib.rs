@@ -3,6 +3,7 @@
 pub mod access;
 pub mod authz;
 pub mod catalog;
+pub mod commit;
 pub mod config;
 pub mod domain;
 pub mod error;
@@ -12,6 +13,7 @@ pub mod http;
 pub mod record;
 #[cfg(feature = "testers")]
 pub mod refresh;
+pub mod status;
 pub mod store;
 pub mod telemetry;
 #[cfg(feature = "testers")]

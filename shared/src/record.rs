@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use time::OffsetDateTime;
 
 use crate::domain::{Acl, CredentialId, Role, Status};
-use crate::validity::{Trigger, Verdict};
+use crate::status::{observe, Observation, StatusState, Trigger, Verdict};
 
 /// The credential's metadata item. Secret values live in Secrets Manager; this holds only the
 /// names of the secret fields that are set and the secret version that holds their values.
@@ -127,6 +127,32 @@ pub fn rfc3339(t: OffsetDateTime) -> String {
 }
 
 impl CredentialRecord {
+    /// Applies `observation` by the status rules ([`crate::status::status_after`]); returns the
+    /// transition `(from, to)` if the status changed.
+    pub fn observe(
+        &mut self,
+        observation: &Observation,
+        trigger: Trigger,
+        now: OffsetDateTime,
+    ) -> Option<(Status, Status)> {
+        let mut state = StatusState {
+            status: self.status,
+            code: self.status_code.take(),
+            reason: self.status_reason.take(),
+            trigger: self.status_trigger.take(),
+            verified_at: self.verified_at,
+            changed_at: self.status_changed_at,
+        };
+        let transition = observe(&mut state, observation, trigger, now);
+        self.status = state.status;
+        self.status_code = state.code;
+        self.status_reason = state.reason;
+        self.status_trigger = state.trigger;
+        self.verified_at = state.verified_at;
+        self.status_changed_at = state.changed_at;
+        transition
+    }
+
     pub fn is_deleted(&self) -> bool {
         self.deleted_at.is_some()
     }

@@ -1,23 +1,27 @@
 //! Keeping tokens fresh (brief §5): one refresh of one credential, single-flight.
 //!
 //! Order: take a lease (a conditional write with an expiry), re-read, skip if someone else
-//! refreshed, exchange, write access and (rotated) refresh token together as one new secret
-//! version, then commit the metadata that names that version, conditioned on the version read.
-//! A crash before the secret write loses only the new tokens (the old ones are still named);
-//! a crash between the secret write and the commit leaves the new version under its own label
-//! (`LATCHKEY_REFRESHED`), which the next refresh adopts, so a rotated refresh token survives.
+//! refreshed, exchange, then store access and (rotated) refresh token through the one write
+//! path ([`crate::commit`]): a new secret version derived from the one the metadata names, then
+//! the metadata commit conditioned on the version read. A crash before the secret write loses
+//! only the new tokens (the old ones are still named); a commit lost to a crash or to a
+//! concurrent write leaves the new version under its own label (`LATCHKEY_REFRESHED`), whose
+//! tokens the next refresh adopts only if the version then named is the one it derives from:
+//! after an edit it is ignored, so an edit's new secrets are never mixed with old ones.
 
 use serde::Serialize;
 use serde_json::json;
 use std::time::Duration;
 use time::OffsetDateTime;
 
+use crate::commit::{commit, Committed, Write};
 use crate::domain::{CredentialId, Status};
 use crate::error::ApiError;
 use crate::record::{CredentialRecord, HistoryAction, HistoryEntry};
-use crate::store::{Change, WriteOutcome};
+use crate::status::{Observation, Trigger, Verdict, REFRESH_EXHAUSTED};
 use crate::testers::{Target, Testers};
-use crate::validity::{Observation, Trigger, Verdict};
+use crate::validity::{status_changed, status_line};
+use crate::vault::Pending;
 use crate::Backends;
 
 /// How long one refresh may hold a credential; longer than any exchange is allowed to take.
@@ -172,80 +176,61 @@ impl Refresher<'_> {
     ) -> Result<RefreshOutcome, ApiError> {
         let mut next = record.clone();
         next.token.refresh_failures += 1;
-        let exhausted = observation.code == "refresh_exhausted";
         let expired = record.token.token_expires_at.is_none_or(|exp| exp <= now);
-        let outcome = if exhausted {
+        let (outcome, verdict) = if observation.code == REFRESH_EXHAUSTED {
             next.token.schedule(None);
-            apply_status(&mut next, &observation, Trigger::Refresh, now);
-            next.status = Status::ReauthRequired;
-            RefreshOutcome::ReauthRequired
+            (RefreshOutcome::ReauthRequired, Some(observation.clone()))
         } else {
             next.token
                 .schedule(Some(now + backoff(next.token.refresh_failures)));
-            if observation.result == Verdict::Invalid || expired {
-                // Rejected client credentials are invalid at once; a transient failure only
-                // once the token it was meant to replace has expired.
-                let failed = Observation::new(
+            // Rejected client credentials are invalid at once; a transient failure only once
+            // the token it was meant to replace has expired.
+            let failed = (observation.result == Verdict::Invalid || expired).then(|| {
+                Observation::new(
                     Verdict::Invalid,
                     "refresh_failed",
                     format!(
                         "the token expired and could not be refreshed: {}",
                         observation.message
                     ),
-                );
-                apply_status(&mut next, &failed, Trigger::Refresh, now);
-            }
-            RefreshOutcome::Failed {
-                code: observation.code.clone(),
-            }
+                )
+            });
+            let code = observation.code.clone();
+            (RefreshOutcome::Failed { code }, failed)
         };
-        let changed = next.status != record.status;
-        let mut change = Change::update(
-            &next,
-            record.version,
-            entry(
-                HistoryAction::RefreshFailed,
-                actor,
-                now,
-                &observation,
-                Trigger::Refresh,
-            ),
+        let transition = verdict
+            .as_ref()
+            .and_then(|v| next.observe(v, Trigger::Refresh, now));
+        let failures = next.token.refresh_failures;
+        let history = entry(
+            HistoryAction::RefreshFailed,
+            actor,
+            now,
+            &observation,
+            Trigger::Refresh,
         );
-        if changed {
-            let mut line = entry(
-                HistoryAction::StatusChanged,
-                actor,
-                now,
-                &observation,
-                Trigger::Refresh,
-            )
-            .status_only();
-            line.status = Some(next.status);
-            line.code = next.status_code.clone();
-            change = change.and_history(line);
+        let mut write = Write::update(record, next, history);
+        if let (Some((_, to)), Some(v)) = (transition, &verdict) {
+            write = write.and_history(status_line(actor, now, to, &v.code, Trigger::Refresh));
         }
-        if !matches!(self.aws.store.write(change).await?, WriteOutcome::Written) {
+        let Committed::Written(_) = commit(self.aws, write).await? else {
             return Ok(RefreshOutcome::Skipped {
                 reason: "changed_meanwhile",
             });
-        }
-        tracing::info!(code = %observation.code, failures = next.token.refresh_failures, "token refresh failed");
-        if changed {
-            let reason = next.status_reason.clone().unwrap_or_default();
-            let changed_to = Observation::new(
-                observation.result,
-                next.status_code.as_deref().unwrap_or(""),
-                reason,
-            );
-            status_event(self.aws, record, &next, &changed_to, Trigger::Refresh).await;
+        };
+        tracing::info!(code = %observation.code, failures, "token refresh failed");
+        if let (Some(transition), Some(v)) = (transition, &verdict) {
+            status_changed(self.aws, record, transition, v, Trigger::Refresh).await;
         }
         Ok(outcome)
     }
 }
 
-/// Stores tokens from a provider: access and (rotated) refresh token as one new secret version,
-/// then the metadata naming it with the token's expiry and next refresh, and the status valid.
-/// `None` when the credential changed meanwhile (the tokens are then not kept).
+/// Stores tokens from a provider: access and (rotated) refresh token as one new secret version
+/// derived from the one `record` names, then the metadata naming it with the token's expiry and
+/// next refresh, and the status the observation leads to (through the one write path).
+/// `None` when the credential changed meanwhile (the tokens are then not named; see
+/// [`crate::vault::Vault::refresh_input`] for when a later refresh adopts them).
 #[allow(clippy::too_many_arguments)]
 pub async fn store_grant(
     aws: &Backends,
@@ -266,45 +251,25 @@ pub async fn store_grant(
     let lifetime = grant.expires_in.unwrap_or(DEFAULT_LIFETIME);
     let expires_at = now + lifetime;
     let mut next = record.clone();
-    next.secret_version = aws
-        .vault
-        .put_pending(&record.id, &secrets, crate::vault::Pending::Refresh)
-        .await?;
     next.secret_fields = secrets.names();
     next.token.token_expires_at = Some(expires_at);
     next.token.last_refresh_at = Some(now);
     next.token.refresh_failures = 0;
     let due = expires_at - margin(lifetime, configured_margin);
     next.token.schedule(next.refreshable().then_some(due));
-    let recovered = record.status != Status::Valid;
-    apply_status(&mut next, observation, trigger, now);
-    let mut change = Change::update(
-        &next,
-        record.version,
+    let transition = next.observe(observation, trigger, now);
+    let mut write = Write::update(
+        record,
+        next,
         entry(action, actor, now, observation, trigger),
-    );
-    if recovered {
-        change = change.and_history(
-            entry(
-                HistoryAction::StatusChanged,
-                actor,
-                now,
-                observation,
-                trigger,
-            )
-            .status_only(),
-        );
+    )
+    .with_secrets(secrets, Pending::Refresh);
+    if let Some((_, to)) = transition {
+        write = write.and_history(status_line(actor, now, to, &observation.code, trigger));
     }
-    if !matches!(aws.store.write(change).await?, WriteOutcome::Written) {
+    let Committed::Written(_) = commit(aws, write).await? else {
         return Ok(None);
-    }
-    if let Err(e) = aws
-        .vault
-        .promote(&record.id, &next.secret_version, &record.secret_version)
-        .await
-    {
-        tracing::warn!(error = %e, "new token secret version not promoted to AWSCURRENT");
-    }
+    };
     tracing::info!(credential_id = %record.id, expires_at = %expires_at, "tokens stored");
     aws.events
         .publish(
@@ -312,49 +277,10 @@ pub async fn store_grant(
             json!({ "credential_id": record.id, "expires_at": crate::record::rfc3339(expires_at) }),
         )
         .await;
-    if recovered {
-        status_event(aws, record, &next, observation, trigger).await;
+    if let Some(transition) = transition {
+        status_changed(aws, record, transition, observation, trigger).await;
     }
     Ok(Some(expires_at))
-}
-
-async fn status_event(
-    aws: &Backends,
-    before: &CredentialRecord,
-    after: &CredentialRecord,
-    observation: &Observation,
-    trigger: Trigger,
-) {
-    aws.events
-        .publish(
-            "CredentialStatusChanged",
-            json!({
-                "credential_id": before.id, "owner": before.owner, "org_id": before.org_id,
-                "from": before.status, "to": after.status, "code": observation.code,
-                "reason": observation.message, "trigger": trigger,
-            }),
-        )
-        .await;
-}
-
-fn apply_status(
-    next: &mut CredentialRecord,
-    observation: &Observation,
-    trigger: Trigger,
-    now: OffsetDateTime,
-) {
-    if let Some(status) = observation.status() {
-        if status != next.status {
-            next.status_changed_at = Some(now);
-        }
-        next.status = status;
-        next.status_code = Some(observation.code.clone());
-        next.status_reason = Some(observation.message.clone());
-        next.status_trigger = Some(trigger);
-        if status == Status::Valid {
-            next.verified_at = Some(now);
-        }
-    }
 }
 
 fn entry(

@@ -2,6 +2,7 @@
 //!
 //! Every write that changes a credential goes through one transaction that also writes its
 //! history line, conditioned on the version it read, so concurrent edits cannot both win.
+//! Callers reach it through [`crate::commit`], never directly.
 
 use aws_sdk_dynamodb::types::{
     AttributeValue, ConditionCheck, Delete, KeysAndAttributes, Put, Select, TransactWriteItem,
@@ -71,7 +72,8 @@ pub struct IdempotencyRecord {
     pub fingerprint: String,
 }
 
-/// What a write changes besides the metadata item itself.
+/// One transaction of [`Store::write`]: the metadata item and what changes with it. Built only
+/// by the one write path, [`crate::commit`], which owns the order of secret and metadata.
 pub struct Change<'a> {
     pub record: &'a CredentialRecord,
     /// `None` for a create (the item must not exist yet).
@@ -91,47 +93,6 @@ pub struct Change<'a> {
 pub enum Grants {
     All,
     Only(Vec<String>),
-}
-
-impl<'a> Change<'a> {
-    /// A change to an existing credential read at `expected_version`, touching no grant.
-    pub fn update(
-        record: &'a CredentialRecord,
-        expected_version: u64,
-        history: HistoryEntry,
-    ) -> Self {
-        Self {
-            record,
-            expected_version: Some(expected_version),
-            history: vec![history],
-            expiry: Expiry::Keep,
-            grants: Grants::Only(Vec::new()),
-            revoked: Vec::new(),
-            idempotency: None,
-        }
-    }
-
-    /// A new credential with all its grants.
-    pub fn create(record: &'a CredentialRecord, history: HistoryEntry) -> Self {
-        Self {
-            expected_version: None,
-            grants: Grants::All,
-            ..Self::update(record, 0, history)
-        }
-    }
-
-    /// One more history line in the same transaction.
-    pub fn and_history(mut self, entry: HistoryEntry) -> Self {
-        self.history.push(entry);
-        self
-    }
-
-    /// Sets (or clears) the expiry of the metadata and every grant item.
-    pub fn with_expiry(mut self, expiry: Expiry) -> Self {
-        self.expiry = expiry;
-        self.grants = Grants::All;
-        self
-    }
 }
 
 /// A data source or destination that uses a credential.

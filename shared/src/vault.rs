@@ -45,11 +45,43 @@ pub struct Vault {
     prefix: String,
 }
 
-/// A fresh ClientRequestToken (32 to 64 characters) for one write. Reusing it on an SDK retry is
-/// what makes the write idempotent.
-fn request_token(id: &CredentialId) -> String {
+/// A fresh ClientRequestToken (32 to 64 characters) for a credential's first version. Reusing it
+/// on an SDK retry is what makes the write idempotent. Version ids are these tokens, so each
+/// says when this service wrote it (its ULID) whatever clock the store keeps.
+fn first_version_token(id: &CredentialId) -> String {
     format!("{}-{}", id.as_str(), ulid::Ulid::new())
 }
+
+const DERIVED: &str = "-from-";
+
+/// The token of a version derived from `parent`: `<ULID>-from-<parent's ULID>` (58 characters).
+/// The version records what it was made from, which is what decides whether an interrupted
+/// refresh's tokens may be adopted (see [`Vault::refresh_input`]). A parent this service did not
+/// write gets the nil ULID: its children are never adopted.
+fn derived_version_token(parent: &str) -> String {
+    let parent = own_ulid(parent).unwrap_or(ulid::Ulid::nil());
+    format!("{}{DERIVED}{parent}", ulid::Ulid::new())
+}
+
+/// When this service wrote a version: its own ULID.
+fn own_ulid(version: &str) -> Option<ulid::Ulid> {
+    let own = match version.split_once(DERIVED) {
+        Some((own, _)) => own,
+        None => version.rsplit('-').next()?,
+    };
+    ulid::Ulid::from_string(own).ok()
+}
+
+/// Whether `version` was derived from `parent` (written from exactly that version's secrets).
+pub fn derives_from(version: &str, parent: &str) -> bool {
+    let recorded = version
+        .split_once(DERIVED)
+        .and_then(|(_, p)| ulid::Ulid::from_string(p).ok());
+    matches!((recorded, own_ulid(parent)), (Some(r), Some(p)) if r == p && !p.is_nil())
+}
+
+/// The only secrets a refresh writes, and so the only ones adopted from an interrupted refresh.
+const TOKEN_FIELDS: [&str; 2] = ["access_token", "refresh_token"];
 
 fn to_json(secrets: &SecretFields) -> Result<SecretString, ApiError> {
     let exposed: BTreeMap<&str, &str> = secrets
@@ -84,7 +116,7 @@ impl Vault {
             .create_secret()
             .name(self.secret_name(id))
             .secret_string(to_json(secrets)?.expose_secret())
-            .client_request_token(request_token(id))
+            .client_request_token(first_version_token(id))
             .description("Latchkey credential secret fields")
             .tags(
                 Tag::builder()
@@ -99,19 +131,21 @@ impl Vault {
             .ok_or_else(|| ApiError::internal("CreateSecret returned no version id"))
     }
 
-    /// Writes a new version that nothing reads until metadata points at it.
+    /// Writes a new version, derived from version `parent`, that nothing reads until metadata
+    /// points at it.
     pub async fn put_pending(
         &self,
         id: &CredentialId,
         secrets: &SecretFields,
         why: Pending,
+        parent: &str,
     ) -> Result<String, ApiError> {
         let out = self
             .client
             .put_secret_value()
             .secret_id(self.secret_name(id))
             .secret_string(to_json(secrets)?.expose_secret())
-            .client_request_token(request_token(id))
+            .client_request_token(derived_version_token(parent))
             .version_stages(why.label())
             .send()
             .await
@@ -183,10 +217,33 @@ impl Vault {
         Ok(())
     }
 
-    /// What a refresh starts from: the version the metadata names, or a newer one a refresh
-    /// stored but never got named (a crash between the two writes), whose tokens are the newest:
-    /// with rotation, the refresh token in `named` may already be spent. The refresh label sits
-    /// on the last refreshed version, normally the named one, so this is usually one call.
+    /// Takes the pending label off a version whose metadata commit was refused, so nothing
+    /// mistakes it for work in progress.
+    pub async fn abandon(
+        &self,
+        id: &CredentialId,
+        version: &str,
+        why: Pending,
+    ) -> Result<(), ApiError> {
+        self.client
+            .update_secret_version_stage()
+            .secret_id(self.secret_name(id))
+            .version_stage(why.label())
+            .remove_from_version_id(version)
+            .send()
+            .await
+            .map_err(sdk)?;
+        Ok(())
+    }
+
+    /// What a refresh starts from: the secrets of the version the metadata names, with the
+    /// tokens of an interrupted refresh (stored, then its commit lost to a crash or a concurrent
+    /// write) when, and only when, that refresh derives from the named version: with rotation,
+    /// the refresh token in `named` may already be spent. Only the token fields are carried
+    /// over, never a client secret or anything else: a refresh that started before an edit
+    /// derives from the version the edit replaced and is ignored, so an edit's new secrets and
+    /// destinations are never mixed with old ones. The refresh label sits on the last refreshed
+    /// version, normally the named one, so this is usually one call.
     pub async fn refresh_input(
         &self,
         id: &CredentialId,
@@ -199,26 +256,33 @@ impl Vault {
             .version_stage(Pending::Refresh.label())
             .send()
             .await;
-        match labelled {
+        let interrupted = match labelled {
             Ok(out) => {
-                let version = out.version_id.unwrap_or_default();
-                // Version ids are our request tokens, `<credential id>-<ULID>`: ordered by when
-                // this service wrote them, whatever clock the store keeps.
-                let newer =
-                    matches!((written(&version), written(named)), (Some(l), Some(n)) if l > n);
-                if newer {
-                    tracing::warn!(version = %version, "adopting tokens an interrupted refresh stored");
-                }
-                if version == named || newer {
+                let version = out.version_id.clone().unwrap_or_default();
+                if version == named {
                     return fields_of(out.secret_string);
                 }
+                derives_from(&version, named).then_some((version, out.secret_string))
             }
             Err(e)
                 if e.as_service_error()
-                    .is_some_and(|e| e.is_resource_not_found_exception()) => {}
+                    .is_some_and(|e| e.is_resource_not_found_exception()) =>
+            {
+                None
+            }
             Err(e) => return Err(sdk(e)),
+        };
+        let mut fields = self.read(id, named).await?;
+        if let Some((version, secret_string)) = interrupted {
+            tracing::warn!(version = %version, "adopting the tokens an interrupted refresh stored");
+            let mut tokens = fields_of(secret_string)?;
+            for name in TOKEN_FIELDS {
+                if let Some(token) = tokens.0.remove(name) {
+                    fields.0.insert(name.to_owned(), token);
+                }
+            }
         }
-        self.read(id, named).await
+        Ok(fields)
     }
 
     /// The secret fields stored in exactly `version`.
@@ -314,14 +378,6 @@ impl Vault {
     }
 }
 
-/// When this service wrote a version: the ULID its id ends with.
-fn written(version: &str) -> Option<ulid::Ulid> {
-    version
-        .rsplit('-')
-        .next()
-        .and_then(|u| ulid::Ulid::from_string(u).ok())
-}
-
 fn fields_of(secret_string: Option<String>) -> Result<SecretFields, ApiError> {
     let raw = SecretString::from(secret_string.unwrap_or_default());
     let map: BTreeMap<String, String> = serde_json::from_str(raw.expose_secret())
@@ -331,4 +387,32 @@ fn fields_of(secret_string: Option<String>) -> Result<SecretFields, ApiError> {
             .map(|(k, v)| (k, SecretString::from(v)))
             .collect(),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_record_what_they_derive_from() {
+        let id = CredentialId::generate();
+        let first = first_version_token(&id);
+        assert!((32..=64).contains(&first.len()), "{first}");
+        let child = derived_version_token(&first);
+        assert!((32..=64).contains(&child.len()), "{child}");
+        assert!(derives_from(&child, &first));
+        let grandchild = derived_version_token(&child);
+        assert!(derives_from(&grandchild, &child));
+        assert!(!derives_from(&grandchild, &first), "only the direct parent");
+        let sibling = derived_version_token(&first);
+        assert!(!derives_from(&sibling, &child));
+        assert!(
+            !derives_from(&first, &first),
+            "a first version derives from nothing"
+        );
+        // A parent this service did not write gets the nil ULID: nothing derives from it.
+        let orphan = derived_version_token("not-ours");
+        assert!(!derives_from(&orphan, "not-ours"));
+        assert!(!derives_from(&orphan, &format!("x-{}", ulid::Ulid::nil())));
+    }
 }

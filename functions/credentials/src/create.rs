@@ -9,13 +9,15 @@ use lambda_http::http::HeaderValue;
 use lambda_http::{Body, Request, Response};
 use latchkey_shared::authz::{authorize, Action};
 use latchkey_shared::catalog::catalog;
+use latchkey_shared::commit::{commit, Committed, Write};
 use latchkey_shared::domain::{Acl, Caller, CredentialId, Role, Status};
 use latchkey_shared::error::ApiError;
 use latchkey_shared::http::{credential_response, header, json_object};
 use latchkey_shared::record::{CredentialRecord, HistoryAction, HistoryEntry};
-use latchkey_shared::store::{Change, IdempotencyRecord, WriteOutcome};
+use latchkey_shared::status::Trigger;
+use latchkey_shared::store::IdempotencyRecord;
 use latchkey_shared::testers::Target;
-use latchkey_shared::validity::Trigger;
+use latchkey_shared::validity::{status_changed, status_line};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
@@ -67,15 +69,10 @@ pub async fn create(
     } else {
         None
     };
-    let verdict = report
-        .as_ref()
-        .and_then(|r| r.observation.status().map(|s| (s, &r.observation)));
-
     let id = CredentialId::generate();
-    let secret_version = svc.aws.vault.create(&id, &fields.secrets).await?;
     let now = OffsetDateTime::now_utc();
     let actor = caller.as_actor();
-    let record = CredentialRecord {
+    let mut record = CredentialRecord {
         id: id.clone(),
         name: input.name,
         description: input.description,
@@ -83,16 +80,17 @@ pub async fn create(
         auth_type: auth.id.clone(),
         fields: fields.public,
         secret_fields: fields.secrets.names(),
-        secret_version,
+        // The write path names the first secret version.
+        secret_version: String::new(),
         owner: actor.clone(),
         org_id: caller.org_id.clone(),
         acl: Acl::from([(actor.clone(), Role::Owner)]),
-        status: verdict.map_or(Status::Untested, |(s, _)| s),
-        status_code: verdict.map(|(_, o)| o.code.clone()),
-        status_reason: verdict.map(|(_, o)| o.message.clone()),
-        status_trigger: verdict.map(|_| Trigger::Create),
-        verified_at: verdict.filter(|(s, _)| *s == Status::Valid).map(|_| now),
-        status_changed_at: verdict.map(|_| now),
+        status: Status::Untested,
+        status_code: None,
+        status_reason: None,
+        status_trigger: None,
+        verified_at: None,
+        status_changed_at: None,
         tags: input.tags,
         version: 1,
         created_at: now,
@@ -105,24 +103,27 @@ pub async fn create(
         token: Default::default(),
     };
     // Token credentials get their first token from the next sweep (or a just-in-time resolve).
-    let mut record = record;
     if record.refreshable() {
         record.token.schedule(Some(now));
     }
+    let transition = report
+        .as_ref()
+        .and_then(|r| record.observe(&r.observation, Trigger::Create, now));
     let idempotency = IdempotencyRecord {
         credential_id: id.clone(),
         fingerprint: fingerprint.clone(),
     };
-    let mut change = Change {
+    let mut write = Write {
         idempotency: idempotency_key.as_deref().map(|k| (k, &idempotency)),
-        ..Change::create(
-            &record,
+        ..Write::create(
+            record,
+            fields.secrets,
             HistoryEntry::new(HistoryAction::Created, &actor, now),
         )
     };
     if let Some(report) = &report {
         let o = &report.observation;
-        change = change.and_history(
+        write = write.and_history(
             HistoryEntry::new(HistoryAction::Tested, &actor, now).observed(
                 Some(o.result),
                 o.status(),
@@ -130,30 +131,19 @@ pub async fn create(
                 Trigger::Create,
             ),
         );
-        if let Some(status) = o.status() {
-            change = change.and_history(
-                HistoryEntry::new(HistoryAction::StatusChanged, &actor, now).observed(
-                    None,
-                    Some(status),
-                    &o.code,
-                    Trigger::Create,
-                ),
-            );
+        if let Some((_, to)) = transition {
+            write = write.and_history(status_line(&actor, now, to, &o.code, Trigger::Create));
         }
     }
-    let outcome = svc.aws.store.write(change).await?;
-    match outcome {
-        WriteOutcome::Written => {}
-        refused => {
-            // The transaction was refused, so no metadata points at the new secret.
-            if let Err(e) = svc.aws.vault.destroy_unreferenced(&id).await {
-                tracing::warn!(credential_id = %id, error = %e, "unreferenced secret left for the orphan sweep");
-            }
-            let (WriteOutcome::IdempotencyKeyTaken, Some(key)) = (refused, &idempotency_key) else {
-                return Err(ApiError::internal(
-                    "a freshly generated credential id already existed",
-                ));
-            };
+    let record = match commit(&svc.aws, write).await? {
+        Committed::Written(record) => *record,
+        Committed::Conflict => {
+            return Err(ApiError::internal(
+                "a freshly generated credential id already existed",
+            ))
+        }
+        Committed::IdempotencyKeyTaken => {
+            let key = idempotency_key.as_deref().unwrap_or_default();
             // A concurrent retry won the race: answer as it did.
             let previous = svc.aws.store.idempotency(key).await?.ok_or_else(|| {
                 ApiError::conflict(
@@ -163,7 +153,7 @@ pub async fn create(
             })?;
             return replay(svc, caller, previous, &fingerprint).await;
         }
-    }
+    };
     tracing::info!(credential_id = %id, connector = %record.connector, "credential created");
     svc.aws
         .events
@@ -175,18 +165,15 @@ pub async fn create(
             }),
         )
         .await;
-    if let Some((status, o)) = verdict {
-        svc.aws
-            .events
-            .publish(
-                "CredentialStatusChanged",
-                json!({
-                    "credential_id": id, "owner": record.owner, "org_id": record.org_id,
-                    "from": Status::Untested, "to": status, "code": o.code, "reason": o.message,
-                    "trigger": Trigger::Create,
-                }),
-            )
-            .await;
+    if let (Some(transition), Some(report)) = (transition, &report) {
+        status_changed(
+            &svc.aws,
+            &record,
+            transition,
+            &report.observation,
+            Trigger::Create,
+        )
+        .await;
     }
     let mut resp = created(&record, Role::Owner, false);
     if let Some(report) = report {

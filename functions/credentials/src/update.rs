@@ -5,11 +5,13 @@ use lambda_http::{Body, Request, Response};
 use latchkey_shared::access::{check_if_match, commit, load_for, refuse_deleted, touch};
 use latchkey_shared::authz::Action;
 use latchkey_shared::catalog::{catalog, SecretFields};
+use latchkey_shared::commit::Write;
 use latchkey_shared::domain::{Caller, Status};
 use latchkey_shared::error::ApiError;
 use latchkey_shared::http::{credential_response, if_match_version, json_object, query_param};
 use latchkey_shared::record::{HistoryAction, HistoryEntry};
-use latchkey_shared::store::{Change, Expiry};
+use latchkey_shared::store::Expiry;
+use latchkey_shared::vault::Pending;
 use serde_json::json;
 use std::collections::BTreeSet;
 use time::{Duration, OffsetDateTime};
@@ -60,9 +62,9 @@ pub async fn patch(
     }
 
     let now = OffsetDateTime::now_utc();
-    let secrets_touched = changes.touches_secrets(&record.secret_fields);
-    if secrets_touched {
-        // Keep the stored values of secrets the request did not mention.
+    // The complete new secret set, if it changes: the stored values of secrets the request did
+    // not mention, and the ones it supplied.
+    let new_secrets = if changes.touches_secrets(&record.secret_fields) {
         let kept: BTreeSet<&String> = changes
             .secret_names
             .iter()
@@ -78,12 +80,10 @@ pub async fn patch(
         };
         secrets.0.retain(|name, _| kept.contains(name));
         secrets.0.extend(changes.new_secrets.0);
-        next.secret_version = svc
-            .aws
-            .vault
-            .put_pending(&record.id, &secrets, latchkey_shared::vault::Pending::Edit)
-            .await?;
-    }
+        Some(secrets)
+    } else {
+        None
+    };
     next.fields = changes.public;
     next.secret_fields = changes.secret_names;
     if auth_changed {
@@ -91,7 +91,7 @@ pub async fn patch(
         next.status = Status::Untested;
         next.status_code = Some("edited".into());
         next.status_reason = Some("connection details changed since the last test".into());
-        next.status_trigger = Some(latchkey_shared::validity::Trigger::Edit);
+        next.status_trigger = Some(latchkey_shared::status::Trigger::Edit);
         next.status_changed_at = Some(now);
     }
     // Token credentials whose details changed fetch a token for the new details at once;
@@ -107,23 +107,11 @@ pub async fn patch(
     let actor = caller.as_actor();
     let history =
         HistoryEntry::new(HistoryAction::Edited, &actor, now).with_fields(changed.iter().cloned());
-    commit(
-        &svc.aws.store,
-        Change::update(&next, record.version, history),
-        if_match,
-    )
-    .await?;
-    if secrets_touched {
-        if let Err(e) = svc
-            .aws
-            .vault
-            .promote(&record.id, &next.secret_version, &record.secret_version)
-            .await
-        {
-            // Metadata already names the new version, which is what readers use.
-            tracing::warn!(credential_id = %record.id, error = %e, "secret version not promoted to AWSCURRENT");
-        }
+    let mut write = Write::update(&record, next, history);
+    if let Some(secrets) = new_secrets {
+        write = write.with_secrets(secrets, Pending::Edit);
     }
+    let next = commit(&svc.aws, write, if_match).await?;
     tracing::info!(credential_id = %record.id, version = next.version, "credential edited");
     svc.aws
         .events
@@ -176,8 +164,8 @@ pub async fn delete(
     touch(&mut next, caller, now);
     let history = HistoryEntry::new(HistoryAction::Deleted, &caller.as_actor(), now);
     // DynamoDB removes the metadata and grants after the window...
-    let change = Change::update(&next, record.version, history).with_expiry(Expiry::Set(purge_at));
-    commit(&svc.aws.store, change, if_match).await?;
+    let write = Write::update(&record, next, history).with_expiry(Expiry::Set(purge_at));
+    let next = commit(&svc.aws, write, if_match).await?;
     // ...and Secrets Manager the secret a day later, so metadata never outlives its secret in a
     // usable state. If scheduling fails the secret simply stays; restore does not mind.
     if let Err(e) = svc.aws.vault.schedule_delete(&record.id, window + 1).await {
@@ -227,8 +215,8 @@ pub async fn restore(
     next.purge_at = None;
     touch(&mut next, caller, now);
     let history = HistoryEntry::new(HistoryAction::Restored, &caller.as_actor(), now);
-    let change = Change::update(&next, record.version, history).with_expiry(Expiry::Clear);
-    commit(&svc.aws.store, change, None).await?;
+    let write = Write::update(&record, next, history).with_expiry(Expiry::Clear);
+    let next = commit(&svc.aws, write, None).await?;
     tracing::info!(credential_id = %record.id, "credential restored");
     svc.aws
         .events

@@ -6,13 +6,14 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use latchkey_shared::access::{commit, load_for, refuse_deleted, touch};
 use latchkey_shared::authz::{authorize, effective_role, Action};
+use latchkey_shared::commit::Write;
 use latchkey_shared::domain::{Caller, Principal, PrincipalKind, Role};
 use latchkey_shared::error::ApiError;
 use latchkey_shared::http::{
     self, credential_response, json_object, json_response, path_param, respond,
 };
 use latchkey_shared::record::{CredentialRecord, HistoryAction, HistoryEntry};
-use latchkey_shared::store::{Change, Grants};
+use latchkey_shared::store::Grants;
 use latchkey_shared::Backends;
 use serde_json::{json, Value};
 use time::OffsetDateTime;
@@ -103,11 +104,11 @@ impl Service {
             HistoryAction::Shared
         };
         let history = HistoryEntry::new(action, &caller.as_actor(), now).about(&key, Some(role));
-        let change = Change {
+        let change = Write {
             grants: Grants::Only(vec![key.clone()]),
-            ..Change::update(&next, record.version, history)
+            ..Write::update(&record, next, history)
         };
-        commit(&self.aws.store, change, None).await?;
+        commit(&self.aws, change, None).await?;
         tracing::info!(credential_id = %record.id, principal = %key, role = role.as_str(), "grant set");
         self.aws
             .events
@@ -156,11 +157,11 @@ impl Service {
         touch(&mut next, caller, now);
         let history = HistoryEntry::new(HistoryAction::Revoked, &caller.as_actor(), now)
             .about(&key, Some(role));
-        let change = Change {
+        let change = Write {
             revoked: vec![key.clone()],
-            ..Change::update(&next, record.version, history)
+            ..Write::update(&record, next, history)
         };
-        commit(&self.aws.store, change, None).await?;
+        commit(&self.aws, change, None).await?;
         tracing::info!(credential_id = %record.id, principal = %key, "grant revoked");
         self.aws
             .events
@@ -206,11 +207,11 @@ impl Service {
         touch(&mut next, caller, now);
         let history = HistoryEntry::new(HistoryAction::OwnerChanged, &caller.as_actor(), now)
             .about(&new_owner, Some(Role::Owner));
-        let change = Change {
+        let change = Write {
             grants: Grants::Only(vec![record.owner.clone(), new_owner.clone()]),
-            ..Change::update(&next, record.version, history)
+            ..Write::update(&record, next, history)
         };
-        commit(&self.aws.store, change, None).await?;
+        let next = commit(&self.aws, change, None).await?;
         tracing::info!(credential_id = %record.id, "ownership transferred");
         self.aws
             .events

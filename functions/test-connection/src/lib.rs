@@ -11,8 +11,9 @@ use latchkey_shared::domain::Caller;
 use latchkey_shared::error::ApiError;
 use latchkey_shared::http::{self, json_object, json_response, respond};
 use latchkey_shared::record::HistoryAction;
+use latchkey_shared::status::Trigger;
 use latchkey_shared::testers::{Target, Testers};
-use latchkey_shared::validity::{self, Recorded, Trigger};
+use latchkey_shared::validity::{self, Recorded};
 use latchkey_shared::Backends;
 use serde_json::{json, Map, Value};
 

@@ -5,7 +5,7 @@
 //! against the public roots when TLS is used, which is stricter than libpq's `require`.
 
 use super::{accepted, missing, rejected, tls_config, unreachable, Target, Testers};
-use crate::validity::Observation;
+use crate::status::Observation;
 
 /// Where and as whom to log in: the fields both databases need, the address vetted by the guard.
 struct Database<'a> {

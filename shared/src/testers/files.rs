@@ -7,7 +7,7 @@ use suppaftp::tokio::{AsyncRustlsConnector, AsyncRustlsFtpStream};
 use suppaftp::{FtpError, Status};
 
 use super::{accepted, missing, rejected, tls_config, unreachable, Target, Testers};
-use crate::validity::Observation;
+use crate::status::Observation;
 
 fn tls() -> AsyncRustlsConnector {
     AsyncRustlsConnector::from(tokio_rustls::TlsConnector::from(Arc::new(tls_config())))

@@ -18,7 +18,7 @@ use time::OffsetDateTime;
 
 use crate::catalog::SecretFields;
 use crate::guard::{GuardError, OutboundGuard};
-use crate::validity::{Observation, Verdict};
+use crate::status::{Observation, Verdict};
 
 /// What a test answers: the observation, when and how long it took.
 #[derive(Clone, Debug, Serialize)]

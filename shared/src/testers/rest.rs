@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use super::{accepted, guard_observation, missing, rejected, unreachable, Target, Testers};
 use crate::guard::{GuardError, OutboundGuard};
-use crate::validity::Observation;
+use crate::status::Observation;
 
 const MAX_REDIRECTS: usize = 5;
 

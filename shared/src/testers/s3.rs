@@ -3,7 +3,7 @@
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 
 use super::{accepted, missing, rejected, unreachable, Target, Testers};
-use crate::validity::Observation;
+use crate::status::Observation;
 
 pub async fn test(t: &Testers, target: &Target<'_>) -> Observation {
     let (Some(key_id), Some(secret), Some(bucket)) = (

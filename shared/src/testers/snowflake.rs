@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use super::{accepted, missing, rejected, unreachable, Target, Testers};
-use crate::validity::Observation;
+use crate::status::Observation;
 
 /// Snowflake's codes for a refused login: wrong user or password, a bad JWT, a disabled user.
 const AUTH_CODES: [&str; 4] = ["390100", "390144", "390101", "390102"];

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use crate::helpers::{captured_logs, TestApp};
 
 /// Subscribes an SQS queue to everything the stack's bus carries.
-async fn capture_events(app: &TestApp) -> (aws_sdk_sqs::Client, String) {
+pub(crate) async fn capture_events(app: &TestApp) -> (aws_sdk_sqs::Client, String) {
     let sqs = aws_sdk_sqs::Client::new(&app.stack.aws);
     let queue = sqs
         .create_queue()
@@ -51,7 +51,7 @@ async fn capture_events(app: &TestApp) -> (aws_sdk_sqs::Client, String) {
     (sqs, url)
 }
 
-async fn drain(sqs: &aws_sdk_sqs::Client, url: &str) -> Vec<String> {
+pub(crate) async fn drain(sqs: &aws_sdk_sqs::Client, url: &str) -> Vec<String> {
     let mut bodies = Vec::new();
     loop {
         let out = sqs

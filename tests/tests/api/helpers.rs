@@ -244,8 +244,8 @@ impl TestApp {
             .collect()
     }
 
-    /// The secret value (JSON) Latchkey reads for a credential: the version its metadata names.
-    pub async fn stored_secret(&self, id: &str) -> Value {
+    /// The secret version a credential's metadata names.
+    pub async fn secret_version(&self, id: &str) -> String {
         let meta = self.meta_items().await;
         let item = meta
             .iter()
@@ -255,7 +255,15 @@ impl TestApp {
                     .is_some_and(|s| s == id)
             })
             .expect("metadata item");
-        let version = item["secret_version"].as_s().expect("secret_version");
+        item["secret_version"]
+            .as_s()
+            .expect("secret_version")
+            .clone()
+    }
+
+    /// The secret value (JSON) Latchkey reads for a credential: the version its metadata names.
+    pub async fn stored_secret(&self, id: &str) -> Value {
+        let version = self.secret_version(id).await;
         let out = self
             .secrets()
             .get_secret_value()

@@ -17,5 +17,6 @@ mod lifecycle;
 mod matrix;
 mod oauth;
 mod oidc;
+mod races;
 mod refresh;
 mod sharing;

@@ -368,8 +368,14 @@ async fn tokens_an_interrupted_refresh_stored_are_adopted() {
             .0
             .insert(k.into(), secrecy::SecretString::from(v.to_owned()));
     }
+    let named = app.secret_version(&id).await;
     vault
-        .put_pending(&cred, &secrets, latchkey_shared::vault::Pending::Refresh)
+        .put_pending(
+            &cred,
+            &secrets,
+            latchkey_shared::vault::Pending::Refresh,
+            &named,
+        )
         .await
         .unwrap();
     assert_eq!(

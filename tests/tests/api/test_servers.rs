@@ -67,6 +67,7 @@ async fn answer(req: Request<Incoming>) -> Response<Full<Bytes>> {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_owned();
+    let head = format!("{} {}\n{:?}", req.method(), req.uri(), req.headers());
     let body = req
         .into_body()
         .collect()
@@ -74,6 +75,27 @@ async fn answer(req: Request<Incoming>) -> Response<Full<Bytes>> {
         .map(|b| b.to_bytes())
         .unwrap_or_default();
     let body = String::from_utf8_lossy(&body).into_owned();
+    if let Some(name) = path.strip_prefix("/record/") {
+        let name = name.split('/').next().unwrap_or_default().to_owned();
+        RECORDED
+            .lock()
+            .unwrap()
+            .get_or_insert_with(Default::default)
+            .entry(name)
+            .or_default()
+            .push(format!("{head}\n{body}"));
+        return reply(503, json!({"error": "temporarily_unavailable"}));
+    }
+    if let Some(client) = path.strip_prefix("/provider/") {
+        let client = client.split('/').next().unwrap_or_default();
+        let delay = PROVIDER
+            .lock()
+            .unwrap()
+            .as_ref()
+            .and_then(|c| c.get(client))
+            .map_or(0, |c| c.delay_ms);
+        tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+    }
     let ok = |yes: bool| {
         if yes {
             reply(200, json!({"ok": true}))
@@ -125,6 +147,25 @@ async fn answer(req: Request<Incoming>) -> Response<Full<Bytes>> {
     }
 }
 
+/// Everything `/record/<name>/...` received (request line, headers, body), by name: a stand-in
+/// for a host an attacker controls. It answers 503, so a caller keeps trying.
+static RECORDED: std::sync::Mutex<Option<std::collections::HashMap<String, Vec<String>>>> =
+    std::sync::Mutex::new(None);
+
+/// The base URL of a fresh recorder, and a way to read what it received.
+pub fn recorder() -> (String, impl Fn() -> Vec<String>) {
+    let name = format!("r{}", ulid::Ulid::new().to_string().to_ascii_lowercase());
+    let url = format!("{}/record/{name}", base_url());
+    (url, move || {
+        RECORDED
+            .lock()
+            .unwrap()
+            .as_ref()
+            .and_then(|r| r.get(&name).cloned())
+            .unwrap_or_default()
+    })
+}
+
 /// A small OAuth 2.0 token endpoint per test client (`/provider/<client>/token`): client
 /// credentials and refresh tokens with rotation, a finite number of refreshes, a switch to
 /// take it down, and counters, so tests can see exactly what reached the provider.
@@ -134,6 +175,8 @@ pub struct ProviderClient {
     /// Refreshes left before the provider answers invalid_grant.
     pub refreshes_left: usize,
     pub down: bool,
+    /// How long the token endpoint takes to answer.
+    pub delay_ms: u64,
     pub exchanges: usize,
     pub reused_refresh_tokens: usize,
     valid_refresh: std::collections::HashSet<String>,
