@@ -70,8 +70,14 @@ pub enum FieldType {
     Url,
     Hostname,
     StringList,
-    StringMap,
+    /// HTTP headers sent with every request: valid names and values, and never one that
+    /// carries credentials or reroutes the request (the auth type owns those).
+    Headers,
 }
+
+/// Headers the `headers` field may not set: the auth type owns the credential-bearing ones, and
+/// `Host` would send the request (and its credentials) to another virtual host.
+const RESERVED_HEADERS: [&str; 4] = ["host", "authorization", "proxy-authorization", "cookie"];
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -93,11 +99,60 @@ pub struct FieldSpec {
     pub max: Option<i64>,
     #[serde(default)]
     pub max_length: Option<usize>,
-    /// Where the secrets are sent (a host, a URL, an endpoint). Changing it requires the secret
-    /// fields again, so that someone who may edit but does not know the secrets cannot send
-    /// them to a host of their choosing.
+    /// Whether the field decides where the secrets go or how they are protected on the way.
+    /// Changing it requires the secret fields the user supplies again, so that someone who may
+    /// edit but does not know the secrets cannot send them to a host of their choosing.
     #[serde(default)]
-    pub locator: bool,
+    pub locator: Locator,
+    /// A secret the service obtains and keeps (tokens from a provider), never asked of a user:
+    /// a locator change drops it instead of demanding it.
+    #[serde(default)]
+    pub held_by_service: bool,
+}
+
+/// `"locator": true` (any change, removal included) or `"locator": "weakening"` (an enum whose
+/// `values` run from weakest to strongest protection: only a move to a weaker one counts).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Locator {
+    #[default]
+    No,
+    Any,
+    Weakening,
+}
+
+impl<'de> Deserialize<'de> for Locator {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match Value::deserialize(d)? {
+            Value::Bool(false) => Ok(Locator::No),
+            Value::Bool(true) => Ok(Locator::Any),
+            Value::String(s) if s == "weakening" => Ok(Locator::Weakening),
+            _ => Err(serde::de::Error::custom(
+                "locator is true, false or \"weakening\"",
+            )),
+        }
+    }
+}
+
+impl FieldSpec {
+    /// Whether going from `before` to `after` (either absent) moves where or how secrets go.
+    pub fn moves_secrets(&self, before: Option<&Value>, after: Option<&Value>) -> bool {
+        match self.locator {
+            Locator::No => false,
+            Locator::Any => before != after,
+            Locator::Weakening => {
+                let rank = |v: Option<&Value>| {
+                    let values = self.values.as_deref().unwrap_or_default();
+                    v.and_then(Value::as_str)
+                        .and_then(|s| values.iter().position(|a| a == s))
+                };
+                match (rank(before), rank(after)) {
+                    (Some(b), Some(a)) => a < b,
+                    (None, None) => false,
+                    _ => before != after,
+                }
+            }
+        }
+    }
 }
 
 /// Secret field values by name. `Debug` never shows a value.
@@ -134,6 +189,8 @@ pub struct FieldChanges {
     pub secret_names: BTreeSet<String>,
     /// Names of every field whose value changed, was removed, or no longer applies.
     pub changed: BTreeSet<String>,
+    /// Service-held tokens dropped because the credential now points somewhere else.
+    pub dropped_tokens: bool,
 }
 
 impl FieldChanges {
@@ -181,8 +238,13 @@ impl Catalog {
                                 if let Some(v) = &spec.values {
                                     f["values"] = json!(v);
                                 }
-                                if spec.locator {
-                                    f["locator"] = json!(true);
+                                match spec.locator {
+                                    Locator::No => {}
+                                    Locator::Any => f["locator"] = json!(true),
+                                    Locator::Weakening => f["locator"] = json!("weakening"),
+                                }
+                                if spec.held_by_service {
+                                    f["held_by_service"] = json!(true);
                                 }
                                 if spec.min.is_some() || spec.max.is_some() {
                                     f["min"] = json!(spec.min);
@@ -376,32 +438,50 @@ impl Connector {
             }
         }
         self.check_required(auth, |n| public.contains_key(n) || secret_names.contains(n))?;
-        let moved: Vec<&str> = changed
-            .iter()
-            .filter(|n| self.spec(n).is_some_and(|s| s.locator) && public.contains_key(*n))
-            .map(String::as_str)
-            .collect();
-        let unsupplied: Vec<&str> = secret_names
-            .iter()
-            .filter(|n| !new_secrets.0.contains_key(*n))
-            .map(String::as_str)
-            .collect();
-        if !moved.is_empty() && !unsupplied.is_empty() {
-            return Err(ApiError::unprocessable(
-                "secrets_required",
-                format!(
-                    "changing {} sends the secrets somewhere new; supply {} again in the same request",
-                    moved.join(", "),
-                    unsupplied.join(", ")
-                ),
-            ));
-        }
         self.apply_defaults(auth, &mut public);
+        let moved: Vec<&str> = self
+            .fields
+            .iter()
+            .filter(|(n, spec)| spec.moves_secrets(stored_public.get(*n), public.get(*n)))
+            .map(|(n, _)| n.as_str())
+            .collect();
+        let mut dropped_tokens = false;
+        if !moved.is_empty() {
+            let unsupplied: Vec<&str> = secret_names
+                .iter()
+                .filter(|n| !new_secrets.0.contains_key(*n))
+                .filter(|n| !self.spec(n).is_some_and(|s| s.held_by_service))
+                .map(String::as_str)
+                .collect();
+            if !unsupplied.is_empty() {
+                return Err(ApiError::unprocessable(
+                    "secrets_required",
+                    format!(
+                        "changing {} changes where the secrets go or how they are protected; supply {} again in the same request",
+                        moved.join(", "),
+                        unsupplied.join(", ")
+                    ),
+                ));
+            }
+            // Tokens a provider issued for the old destination mean nothing at the new one.
+            let held: Vec<String> = secret_names
+                .iter()
+                .filter(|n| !new_secrets.0.contains_key(*n))
+                .filter(|n| self.spec(n).is_some_and(|s| s.held_by_service))
+                .cloned()
+                .collect();
+            for name in held {
+                secret_names.remove(&name);
+                changed.insert(name);
+                dropped_tokens = true;
+            }
+        }
         Ok(FieldChanges {
             public,
             new_secrets,
             secret_names,
             changed,
+            dropped_tokens,
         })
     }
 }
@@ -498,23 +578,31 @@ fn normalise(name: &str, spec: &FieldSpec, value: &Value) -> Result<Normalised, 
                 items.iter().map(|v| string(v).map(Value::String)).collect();
             Value::Array(items?)
         }
-        FieldType::StringMap => {
+        FieldType::Headers => {
             let entries = value
                 .as_object()
                 .filter(|m| m.len() <= MAX_LIST_ITEMS)
-                .ok_or_else(|| {
-                    invalid(format!(
-                        "an object of at most {MAX_LIST_ITEMS} string values"
-                    ))
-                })?;
+                .ok_or_else(|| invalid(format!("an object of at most {MAX_LIST_ITEMS} headers")))?;
             let mut out = Map::new();
             for (k, v) in entries {
-                if k.is_empty() || k.len() > 256 {
+                let value = v.as_str().unwrap_or_default();
+                let valid = lambda_http::http::HeaderName::from_bytes(k.as_bytes()).is_ok()
+                    && !value.is_empty()
+                    && lambda_http::http::HeaderValue::from_str(value)
+                        .is_ok_and(|h| h.to_str().is_ok());
+                if !valid {
                     return Err(invalid(
-                        "an object whose keys are 1 to 256 characters".into(),
+                        "an object of HTTP header names to printable values (no line breaks)"
+                            .into(),
                     ));
                 }
-                out.insert(k.clone(), Value::String(string(v)?));
+                if RESERVED_HEADERS.contains(&k.to_ascii_lowercase().as_str()) {
+                    return Err(invalid(format!(
+                        "free of {}: the auth type sets credentials, and Host would reroute them",
+                        RESERVED_HEADERS.join(", ")
+                    )));
+                }
+                out.insert(k.clone(), Value::String(value.to_owned()));
             }
             Value::Object(out)
         }
@@ -612,6 +700,155 @@ mod tests {
                 "refresh_token"
             ])
         );
+    }
+
+    /// Two different valid values of a field, for tests driven by the catalog. For enums, the
+    /// strongest value first and the weakest second (a weakening locator's downgrade).
+    fn two_values(spec: &FieldSpec) -> (Value, Value) {
+        match spec.kind {
+            FieldType::String | FieldType::Text => (json!("value-a"), json!("value-b")),
+            FieldType::Url => (
+                json!("https://a.example.com/x"),
+                json!("https://b.example.com/x"),
+            ),
+            FieldType::Hostname => (json!("a.example.com"), json!("b.example.com")),
+            FieldType::Integer => (json!(1000), json!(1001)),
+            FieldType::Boolean => (json!(true), json!(false)),
+            FieldType::Enum => {
+                let values = spec.values.as_deref().unwrap_or_default();
+                (json!(values[values.len() - 1]), json!(values[0]))
+            }
+            FieldType::StringList => (json!(["a"]), json!(["b"])),
+            FieldType::Headers => (json!({"X-A": "1"}), json!({"X-B": "2"})),
+        }
+    }
+
+    /// Issue 11, item 2, from the catalog itself: for every connector, auth type and locator
+    /// field, changing (or removing) it without the user's secrets is refused; with them it is
+    /// accepted; and service-held tokens are never demanded but dropped.
+    #[test]
+    fn every_locator_of_every_connector_needs_the_secrets_again() {
+        let mut checked = 0;
+        for conn in &catalog().connectors {
+            for auth in &conn.auth_types {
+                let usable: Vec<(&str, &FieldSpec, bool)> = conn.fields_of(auth).collect();
+                let mut stored = Map::new();
+                for (name, spec, _) in &usable {
+                    stored.insert(name.to_string(), two_values(spec).0);
+                }
+                let valid = conn
+                    .validate_new(auth, &stored)
+                    .unwrap_or_else(|e| panic!("{}/{}: {}", conn.id, auth.id, e.public_message()));
+                let names = valid.secrets.names();
+                let user_secrets: Map<String, Value> = usable
+                    .iter()
+                    .filter(|(_, s, _)| s.secret && !s.held_by_service)
+                    .map(|(n, _, _)| (n.to_string(), json!("re-entered")))
+                    .collect();
+                for (name, spec, required) in &usable {
+                    if spec.locator == Locator::No {
+                        continue;
+                    }
+                    let mut changes = vec![two_values(spec).1];
+                    if !required {
+                        changes.push(Value::Null);
+                    }
+                    for change in changes {
+                        let label = format!("{}/{}: {name} -> {change}", conn.id, auth.id);
+                        let patch = fields(json!({ *name: change.clone() }));
+                        let result = conn.validate_patch(auth, &valid.public, &names, &patch);
+                        if user_secrets.is_empty() {
+                            assert!(result.is_ok(), "{label}: no secret to protect");
+                            continue;
+                        }
+                        let err = result.expect_err(&label);
+                        assert_eq!(err.code(), "secrets_required", "{label}");
+                        assert!(err.public_message().contains(name), "{label}");
+                        let message = err.public_message();
+                        let demanded = message.split("; supply ").nth(1).unwrap_or_default();
+                        for held in ["access_token", "refresh_token"] {
+                            assert!(!demanded.contains(held), "{label}: {held} demanded");
+                        }
+                        let mut with = user_secrets.clone();
+                        with.insert(name.to_string(), change.clone());
+                        let ok = conn
+                            .validate_patch(auth, &valid.public, &names, &with)
+                            .unwrap_or_else(|e| panic!("{label}: {}", e.public_message()));
+                        let held_before = names
+                            .iter()
+                            .any(|n| conn.spec(n).is_some_and(|s| s.held_by_service));
+                        assert_eq!(ok.dropped_tokens, held_before, "{label}");
+                        assert!(
+                            ok.secret_names
+                                .iter()
+                                .all(|n| !conn.spec(n).is_some_and(|s| s.held_by_service)),
+                            "{label}: tokens for the old destination kept"
+                        );
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert!(checked > 40, "only {checked} locator changes checked");
+    }
+
+    #[test]
+    fn tls_upgrades_need_no_secrets_but_downgrades_do() {
+        let pg = catalog().connector("postgres").unwrap();
+        let auth = pg.auth_type(None).unwrap();
+        let stored = pg
+            .validate_new(auth, &fields(json!({"host": "db", "database": "d", "username": "u", "password": "p", "tls_mode": "require"})))
+            .unwrap();
+        let names = stored.secrets.names();
+        let patch = |mode: &str| {
+            pg.validate_patch(
+                auth,
+                &stored.public,
+                &names,
+                &fields(json!({"tls_mode": mode})),
+            )
+        };
+        assert!(patch("verify-full").is_ok());
+        assert!(patch("verify-ca").is_ok());
+        for weaker in ["prefer", "disable"] {
+            assert_eq!(
+                patch(weaker).unwrap_err().code(),
+                "secrets_required",
+                "{weaker}"
+            );
+        }
+        // Removing it falls back to the default, prefer: a downgrade too.
+        let removed = pg.validate_patch(
+            auth,
+            &stored.public,
+            &names,
+            &fields(json!({"tls_mode": null})),
+        );
+        assert_eq!(removed.unwrap_err().code(), "secrets_required");
+    }
+
+    #[test]
+    fn headers_are_valid_http_and_never_carry_credentials_or_reroute() {
+        let rest = catalog().connector("rest_api").unwrap();
+        let auth = rest.auth_type(Some("bearer")).unwrap();
+        let with = |headers: Value| {
+            rest.validate_new(auth, &fields(json!({"token": "t", "headers": headers})))
+        };
+        assert!(with(json!({"X-Tenant": "acme", "Accept": "application/json"})).is_ok());
+        for bad in [
+            json!({"Host": "internal.example"}),
+            json!({"authorization": "Bearer other"}),
+            json!({"Proxy-Authorization": "x"}),
+            json!({"Cookie": "session=1"}),
+            json!({"X-Bad": "a\r\nHost: evil"}),
+            json!({"Bad Name": "x"}),
+            json!({"X-Empty": ""}),
+            json!({"X-Number": 5}),
+        ] {
+            let err = with(bad.clone()).unwrap_err();
+            assert_eq!(err.code(), "invalid_field", "{bad}");
+            assert!(err.public_message().contains("`headers`"), "{bad}");
+        }
     }
 
     fn fields(v: Value) -> Map<String, Value> {

@@ -86,6 +86,11 @@ pub async fn patch(
     };
     next.fields = changes.public;
     next.secret_fields = changes.secret_names;
+    if changes.dropped_tokens {
+        // The provider's tokens were for the old destination: the next refresh (or connect)
+        // gets new ones, and resolve hands out none meanwhile.
+        next.token.token_expires_at = None;
+    }
     if auth_changed {
         // A verdict about other connection details says nothing about these.
         next.status = Status::Untested;

@@ -611,4 +611,92 @@ async fn moving_a_credential_needs_its_secrets_again() {
         )
         .await;
     assert_eq!(renamed.status, 200, "other fields need no secrets");
+    for fields in [json!({"port": 6543}), json!({"tls_mode": "disable"})] {
+        let reply = app
+            .call(
+                reqwest::Method::PATCH,
+                &path,
+                Some(&token),
+                Some(&json!({ "fields": fields })),
+                &[],
+            )
+            .await;
+        assert_eq!(
+            (reply.status.as_u16(), reply.code()),
+            (422, "secrets_required"),
+            "{fields}: {}",
+            reply.text
+        );
+    }
+    let upgraded = app
+        .call(
+            reqwest::Method::PATCH,
+            &path,
+            Some(&token),
+            Some(&json!({"fields": {"tls_mode": "verify-full"}})),
+            &[],
+        )
+        .await;
+    assert_eq!(
+        upgraded.status, 200,
+        "a TLS upgrade needs no secrets: {}",
+        upgraded.text
+    );
+}
+
+/// A locator change after the service fetched a token drops the token instead of asking the
+/// user for a value only the service knows.
+#[tokio::test]
+async fn moving_a_token_credential_drops_the_service_held_token() {
+    let app = TestApp::spawn().await;
+    let web = crate::test_servers::base_url();
+    let body = json!({"name": "token url", "connector": "rest_api", "auth_type": "token_url",
+        "fields": {"token_url": format!("{web}/token"), "client_id": crate::test_servers::CLIENT.0,
+                   "client_secret": crate::test_servers::CLIENT.1}});
+    let id = app.create("alice", &body).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = format!("/credentials/{id}");
+    let refreshed = app
+        .post("alice", &format!("{path}/refresh"), &json!({}))
+        .await;
+    assert_eq!(
+        refreshed.body["refresh"]["outcome"], "refreshed",
+        "{}",
+        refreshed.text
+    );
+    assert!(app.stored_secret(&id).await["access_token"].is_string());
+
+    let token = app.token("alice");
+    let moved = app
+        .call(
+            reqwest::Method::PATCH,
+            &path,
+            Some(&token),
+            Some(&json!({"fields": {"token_url": format!("{web}/oauth/token")}})),
+            &[],
+        )
+        .await;
+    assert_eq!(moved.code(), "secrets_required", "{}", moved.text);
+    let message = moved.body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("client_secret")
+            && !message.ends_with("access_token again in the same request"),
+        "{message}"
+    );
+    let with_secret = app
+        .call(
+            reqwest::Method::PATCH,
+            &path,
+            Some(&token),
+            Some(&json!({"fields": {"token_url": format!("{web}/oauth/token"), "client_secret": crate::test_servers::CLIENT.1}})),
+            &[],
+        )
+        .await;
+    assert_eq!(with_secret.status, 200, "{}", with_secret.text);
+    assert_eq!(with_secret.body["secret_fields"], json!(["client_secret"]));
+    assert!(with_secret.body["token"]["expires_at"].is_null());
+    let stored = app.stored_secret(&id).await;
+    assert!(stored.get("access_token").is_none(), "{stored}");
 }

@@ -214,12 +214,12 @@ async fn patch_merges_fields_and_keeps_omitted_secrets() {
             Method::PATCH,
             &path,
             Some(&app.token("alice")),
-            Some(&json!({"fields": {"client_secret": "s2", "base_url": null}})),
+            Some(&json!({"fields": {"client_secret": "s2", "scopes": null}})),
             &[("if-match", "2")],
         )
         .await;
     assert_eq!(rotated.status, 200, "{}", rotated.text);
-    assert!(rotated.body["fields"].get("base_url").is_none());
+    assert!(rotated.body["fields"].get("scopes").is_none());
     assert_eq!(
         app.stored_secret(id).await,
         json!({"client_secret": "s2", "access_token": "a1"})
@@ -319,7 +319,7 @@ async fn patch_merges_fields_and_keeps_omitted_secrets() {
     assert_eq!(history.body["items"][1]["fields"], json!(["client_secret"]));
     assert_eq!(
         history.body["items"][2]["fields"],
-        json!(["base_url", "client_secret"])
+        json!(["client_secret", "scopes"])
     );
     assert_eq!(
         history.body["items"][3]["fields"],
