@@ -10,6 +10,7 @@ pub mod error;
 pub mod events;
 pub mod guard;
 pub mod http;
+pub mod page;
 pub mod record;
 #[cfg(feature = "testers")]
 pub mod refresh;

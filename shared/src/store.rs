@@ -43,6 +43,12 @@ fn grant_sk(principal: &str) -> String {
     // `user:alice` -> `GRANT#user#alice`
     format!("GRANT#{}", principal.replacen(':', "#", 1))
 }
+/// The `by_principal` partition of a grant: the principal within its organisation
+/// (`acme/user:alice`), so a listing never even reads another organisation's grants to a
+/// principal of the same name. `/` is not in the identifier grammar, so this is unambiguous.
+fn grant_partition(org: &str, principal: &str) -> String {
+    format!("{org}/{principal}")
+}
 
 /// Sort keys for history lines: ULIDs from one monotonic generator, so lines written by this
 /// process (several in one transaction, often in the same millisecond) keep their order.
@@ -209,7 +215,10 @@ impl Store {
                 .key("pk", s(&pk))
                 .key("sk", s(grant_sk(principal)))
                 .expression_attribute_names("#role", "role")
-                .expression_attribute_values(":principal", s(principal))
+                .expression_attribute_values(
+                    ":principal",
+                    s(grant_partition(&record.org_id, principal)),
+                )
                 .expression_attribute_values(":role", s(role.as_str()));
             let set = "SET principal = :principal, #role = :role";
             update = match change.expiry {
@@ -514,30 +523,31 @@ impl Store {
         ))
     }
 
-    /// Credential ids granted to `principal`, ascending, strictly after `after`.
-    /// Returns whether more may follow.
+    /// Credential ids granted to `principal` of organisation `org`, ascending, strictly after
+    /// `after`. Returns whether more may follow. "After" is a condition on the index's sort key,
+    /// not an ExclusiveStartKey: a position is a credential id, whatever principal found it.
     pub async fn granted_to(
         &self,
+        org: &str,
         principal: &Principal,
         after: Option<&CredentialId>,
         limit: i32,
     ) -> Result<(Vec<(CredentialId, Role)>, bool), ApiError> {
-        let principal = principal.to_string();
-        let mut query = self
+        let partition = grant_partition(org, &principal.to_string());
+        // Every credential key is `CRED#cred_...`, which sorts after the bare prefix.
+        let after = after.map_or_else(|| "CRED#".to_owned(), cred_pk);
+        let out = self
             .client
             .query()
             .table_name(&self.table)
             .index_name(PRINCIPAL_INDEX)
-            .key_condition_expression("principal = :p")
-            .expression_attribute_values(":p", s(&principal))
-            .limit(limit);
-        if let Some(after) = after {
-            query = query
-                .exclusive_start_key("principal", s(&principal))
-                .exclusive_start_key("pk", s(cred_pk(after)))
-                .exclusive_start_key("sk", s(grant_sk(&principal)));
-        }
-        let out = query.send().await.map_err(sdk)?;
+            .key_condition_expression("principal = :p AND pk > :after")
+            .expression_attribute_values(":p", s(&partition))
+            .expression_attribute_values(":after", s(after))
+            .limit(limit)
+            .send()
+            .await
+            .map_err(sdk)?;
         #[derive(Deserialize)]
         struct GrantRow {
             pk: String,

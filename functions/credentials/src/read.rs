@@ -1,8 +1,6 @@
 //! Read paths: one credential, the caller's credentials, a credential's history. None of them
 //! touches Secrets Manager.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use futures::future::try_join_all;
 use lambda_http::{Body, Request, Response};
 use latchkey_shared::access::{load_for, refuse_deleted};
@@ -11,6 +9,7 @@ use latchkey_shared::catalog::catalog;
 use latchkey_shared::domain::{Caller, CredentialId, Role, Status};
 use latchkey_shared::error::ApiError;
 use latchkey_shared::http::{credential_response, json_response, query_param};
+use latchkey_shared::page;
 use latchkey_shared::record::CredentialRecord;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
@@ -19,6 +18,8 @@ use crate::Service;
 
 const DEFAULT_PAGE: usize = 50;
 const MAX_PAGE: usize = 100;
+/// The name page tokens of `GET /credentials` are bound to.
+const LISTING: &str = "credentials";
 
 pub async fn get(
     svc: &Service,
@@ -46,23 +47,14 @@ pub fn page_limit(req: &Request) -> Result<usize, ApiError> {
     }
 }
 
-pub fn invalid_token() -> ApiError {
-    ApiError::bad_request("invalid_query", "next_token is not one this API issued")
-}
-
-pub fn encode_token(raw: &str) -> String {
-    URL_SAFE_NO_PAD.encode(raw)
-}
-
-pub fn decode_token(req: &Request) -> Result<Option<String>, ApiError> {
+/// The position `next_token` continues `listing` from, if the caller sent one.
+pub fn page_position(
+    req: &Request,
+    caller: &Caller,
+    listing: &str,
+) -> Result<Option<String>, ApiError> {
     query_param(req, "next_token")
-        .map(|t| {
-            URL_SAFE_NO_PAD
-                .decode(t)
-                .ok()
-                .and_then(|b| String::from_utf8(b).ok())
-                .ok_or_else(invalid_token)
-        })
+        .map(|raw| page::decode(caller, listing, &raw))
         .transpose()
 }
 
@@ -125,7 +117,7 @@ impl ListFilter {
 
 /// Every credential reachable through the caller's user, team and org grants, once each, in id
 /// (creation) order. One index query per principal, then one batch read per 100 credentials.
-/// The page token is the last credential id examined, so pages are stable under concurrent
+/// The page token holds the last credential id examined, so pages are stable under concurrent
 /// creates; filters apply after the read, so a page may hold fewer than `limit` items.
 pub async fn list(
     svc: &Service,
@@ -134,16 +126,16 @@ pub async fn list(
 ) -> Result<Response<Body>, ApiError> {
     let limit = page_limit(req)?;
     let filter = ListFilter::parse(req)?;
-    let after = decode_token(req)?
-        .map(|raw| CredentialId::parse(&raw).map_err(|_| invalid_token()))
+    let after = page_position(req, caller, LISTING)?
+        .map(|raw| CredentialId::parse(&raw))
         .transpose()?;
 
     let principals = caller.principals();
-    let per_principal = try_join_all(
-        principals
-            .iter()
-            .map(|p| svc.aws.store.granted_to(p, after.as_ref(), limit as i32)),
-    )
+    let per_principal = try_join_all(principals.iter().map(|p| {
+        svc.aws
+            .store
+            .granted_to(&caller.org_id, p, after.as_ref(), limit as i32)
+    }))
     .await?;
     let mut more = per_principal.iter().any(|(_, more)| *more);
     let mut ids: BTreeSet<CredentialId> = per_principal
@@ -167,7 +159,11 @@ pub async fn list(
         })
         .collect();
     let next_token = more
-        .then(|| examined.last().map(|id| encode_token(id.as_str())))
+        .then(|| {
+            examined
+                .last()
+                .map(|id| page::encode(caller, LISTING, id.as_str()))
+        })
         .flatten();
     Ok(json_response(
         200,
@@ -183,10 +179,8 @@ pub async fn history(
 ) -> Result<Response<Body>, ApiError> {
     let (record, _) = load_for(&svc.aws.store, req, caller, Action::ViewHistory).await?;
     let limit = page_limit(req)?;
-    let after = decode_token(req)?;
-    if after.as_deref().is_some_and(|sk| !sk.starts_with("HIST#")) {
-        return Err(invalid_token());
-    }
+    let listing = format!("history:{}", record.id);
+    let after = page_position(req, caller, &listing)?;
     let (entries, next) = svc
         .aws
         .store
@@ -195,6 +189,6 @@ pub async fn history(
     let items: Vec<Value> = entries.iter().map(|e| e.view()).collect();
     Ok(json_response(
         200,
-        &json!({ "items": items, "next_token": next.map(|sk| encode_token(&sk)) }),
+        &json!({ "items": items, "next_token": next.map(|sk| page::encode(caller, &listing, &sk)) }),
     ))
 }

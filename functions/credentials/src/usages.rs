@@ -12,8 +12,9 @@ use latchkey_shared::store::{Usage, UsageChange};
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
-use crate::read::{decode_token, encode_token, invalid_token, page_limit};
+use crate::read::{page_limit, page_position};
 use crate::Service;
+use latchkey_shared::page;
 
 const KINDS: [&str; 2] = ["source", "destination"];
 
@@ -41,10 +42,8 @@ pub async fn list(
 ) -> Result<Response<Body>, ApiError> {
     let (record, _) = load_for(&svc.aws.store, req, caller, Action::ViewUsages).await?;
     let limit = page_limit(req)?;
-    let after = decode_token(req)?;
-    if after.as_deref().is_some_and(|sk| !sk.starts_with("USE#")) {
-        return Err(invalid_token());
-    }
+    let listing = format!("usages:{}", record.id);
+    let after = page_position(req, caller, &listing)?;
     let (usages, next) = svc
         .aws
         .store
@@ -53,7 +52,7 @@ pub async fn list(
     let items: Vec<Value> = usages.iter().map(view).collect();
     Ok(json_response(
         200,
-        &json!({ "items": items, "next_token": next.map(|sk| encode_token(&sk)) }),
+        &json!({ "items": items, "next_token": next.map(|sk| page::encode(caller, &listing, &sk)) }),
     ))
 }
 

@@ -145,11 +145,15 @@ async fn bad_updates_and_ids_change_nothing() {
         "role=root",
         "status=fine",
         "connector=oracle",
-        "next_token=%%%",
         "deleted=maybe",
     ] {
         let reply = app.get("alice", &format!("/credentials?{query}")).await;
         assert_eq!(reply.status, 400, "{query}: {}", reply.text);
         assert_eq!(reply.code(), "invalid_query");
     }
+    let reply = app.get("alice", "/credentials?next_token=%%%").await;
+    assert_eq!(
+        (reply.status.as_u16(), reply.code()),
+        (400, "invalid_page_token")
+    );
 }

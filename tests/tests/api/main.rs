@@ -14,6 +14,7 @@ mod crash;
 mod crud;
 mod gateway;
 mod lifecycle;
+mod listing;
 mod matrix;
 mod oauth;
 mod oidc;
