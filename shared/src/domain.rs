@@ -139,7 +139,7 @@ impl fmt::Display for Principal {
 }
 
 /// The authenticated caller, from the JWT claims API Gateway verified.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Caller {
     pub user_id: String,
     pub org_id: String,

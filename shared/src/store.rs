@@ -125,6 +125,12 @@ pub struct OAuthPending {
     pub credential_id: CredentialId,
     pub pkce_verifier: String,
     pub actor: String,
+    /// Who started the connect, as far as authorization goes: the callback checks they still
+    /// may connect before anything is exchanged or stored.
+    pub initiator: crate::domain::Caller,
+    /// A digest of where the connect sends the person and the code (auth type, authorize URL,
+    /// token URL, client id) at the authorize step: the callback refuses if it changed since.
+    pub connects_to: String,
     #[serde(with = "time::serde::rfc3339")]
     pub expires_at: OffsetDateTime,
 }

@@ -8,7 +8,7 @@ use lambda_http::http::header::{CACHE_CONTROL, LOCATION};
 use lambda_http::http::{HeaderValue, StatusCode};
 use lambda_http::{Body, Request, Response};
 use latchkey_shared::access::{load_for, refuse_deleted};
-use latchkey_shared::authz::Action;
+use latchkey_shared::authz::{authorize, Action};
 use latchkey_shared::config::Config;
 use latchkey_shared::domain::{Caller, CredentialId};
 use latchkey_shared::error::ApiError;
@@ -24,6 +24,19 @@ use oauth2::{AuthUrl, ClientId, CsrfToken, PkceCodeChallenge, RedirectUrl, Scope
 use serde_json::{json, Value};
 use std::time::Duration;
 use time::OffsetDateTime;
+
+/// A digest of what a connect depends on: the auth type and where the person and the code go.
+fn connects_to(record: &latchkey_shared::record::CredentialRecord) -> String {
+    use sha2::{Digest, Sha256};
+    let field = |name: &str| record.fields.get(name).cloned().unwrap_or(Value::Null);
+    let parts = json!([
+        record.auth_type,
+        field("authorize_url"),
+        field("token_url"),
+        field("client_id")
+    ]);
+    format!("{:x}", Sha256::digest(parts.to_string()))
+}
 
 pub struct Service {
     aws: Backends,
@@ -130,6 +143,8 @@ impl Service {
             credential_id: record.id.clone(),
             pkce_verifier: verifier.secret().to_owned(),
             actor: caller.as_actor(),
+            initiator: caller.clone(),
+            connects_to: connects_to(&record),
             expires_at: OffsetDateTime::now_utc() + time::Duration::minutes(10),
         };
         self.aws
@@ -193,6 +208,23 @@ impl Service {
         };
         if record.is_deleted() {
             return self.done(Some(&id), ("error", "credential_gone"));
+        }
+        // Bound to who started it and to where it was going: nothing is exchanged or stored
+        // for someone who lost the right to connect, or towards endpoints changed since.
+        if authorize(
+            &record.acl,
+            &record.org_id,
+            &pending.initiator,
+            Action::Connect,
+        )
+        .is_err()
+        {
+            tracing::info!(credential_id = %id, "connect refused: the initiator may no longer connect");
+            return self.done(Some(&id), ("error", "initiator_lost_access"));
+        }
+        if connects_to(&record) != pending.connects_to {
+            tracing::info!(credential_id = %id, "connect refused: the credential changed since the authorize step");
+            return self.done(Some(&id), ("error", "credential_changed"));
         }
         let secrets = self
             .aws

@@ -7,14 +7,45 @@ use serde_json::json;
 use crate::helpers::{TestApp, OAUTH_REDIRECT};
 use crate::test_servers::{register_client, with_client, CLIENT};
 
-/// Plays the person's browser: authorize (with the caller's token), the provider's consent,
-/// then the callback (without a token). Returns where the callback sent the person.
-async fn connect(app: &TestApp, id: &str) -> String {
-    let browser = latchkey_shared::testers::http_client()
+fn browser() -> reqwest::Client {
+    latchkey_shared::testers::http_client()
         .no_proxy()
         .redirect(Policy::none())
         .build()
+        .unwrap()
+}
+
+/// The person's browser up to the provider's consent: the query the provider sends back.
+async fn consent(app: &TestApp, user: &str, id: &str) -> String {
+    let browser = browser();
+    let start = browser
+        .get(format!("{}/credentials/{id}/oauth/authorize", app.base))
+        .bearer_auth(app.token(user))
+        .send()
+        .await
         .unwrap();
+    assert_eq!(start.status(), 302);
+    let to_provider = start.headers()["location"].to_str().unwrap().to_owned();
+    let consent = browser.get(&to_provider).send().await.unwrap();
+    let back = url::Url::parse(consent.headers()["location"].to_str().unwrap()).unwrap();
+    back.query().unwrap().to_owned()
+}
+
+/// The provider's redirect back: where the callback sends the person.
+async fn callback(app: &TestApp, query: &str) -> String {
+    let done = browser()
+        .get(format!("{}/oauth/callback?{query}", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), 302);
+    done.headers()["location"].to_str().unwrap().to_owned()
+}
+
+/// Plays the person's browser: authorize (with the caller's token), the provider's consent,
+/// then the callback (without a token). Returns where the callback sent the person.
+async fn connect(app: &TestApp, id: &str) -> String {
+    let browser = browser();
     let start = browser
         .get(format!("{}/credentials/{id}/oauth/authorize", app.base))
         .bearer_auth(app.token("alice"))
@@ -153,5 +184,83 @@ async fn connect_refresh_across_lifetimes_and_reauthenticate() {
             .await
             .status,
         404
+    );
+}
+
+/// Issue 11, item 8: a connect is bound to who started it and to where it was going.
+#[tokio::test]
+async fn a_connect_is_refused_when_its_initiator_lost_access_or_the_endpoints_changed() {
+    let app = TestApp::spawn().await;
+    let client = format!("o{}", ulid::Ulid::new().to_string().to_ascii_lowercase());
+    let (token_url, _) = register_client(&client, 3600, 100);
+    let authorize_url = token_url.replace("/token", "/authorize");
+    let body = json!({"name": "crm", "connector": "rest_api", "auth_type": "oauth2_authorization_code",
+        "fields": {"authorize_url": authorize_url, "token_url": token_url, "client_id": client, "client_secret": CLIENT.1}});
+    let id = app.create("alice", &body).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = format!("/credentials/{id}");
+    let alice = app.token("alice");
+    let share = |role: Option<&'static str>| {
+        let (method, body) = match role {
+            Some(r) => (reqwest::Method::PUT, Some(json!({ "role": r }))),
+            None => (reqwest::Method::DELETE, None),
+        };
+        let (app, path, alice) = (&app, &path, &alice);
+        async move {
+            let r = app
+                .call(
+                    method,
+                    &format!("{path}/accessors/user/bob"),
+                    Some(alice),
+                    body.as_ref(),
+                    &[],
+                )
+                .await;
+            assert!(r.status.is_success(), "{}", r.text);
+        }
+    };
+
+    // Bob, an admin, starts a connect; his access is revoked before the provider sends him back.
+    share(Some("admin")).await;
+    let query = consent(&app, "bob", &id).await;
+    share(None).await;
+    let done = callback(&app, &query).await;
+    assert!(done.ends_with("error=initiator_lost_access"), "{done}");
+
+    // Alice starts one; the authorize URL changes (with the secret) before the callback.
+    let query = consent(&app, "alice", &id).await;
+    let moved = app
+        .call(
+            reqwest::Method::PATCH,
+            &path,
+            Some(&alice),
+            Some(&json!({"fields": {"authorize_url": format!("{authorize_url}?v=2"), "client_secret": CLIENT.1}})),
+            &[],
+        )
+        .await;
+    assert_eq!(moved.status, 200, "{}", moved.text);
+    let done = callback(&app, &query).await;
+    assert!(done.ends_with("error=credential_changed"), "{done}");
+
+    // Neither exchanged the code nor stored anything.
+    assert_eq!(with_client(&client, |c| c.exchanges), 0);
+    let c = app.get("alice", &path).await.body;
+    assert!(
+        !c["secret_fields"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("refresh_token")),
+        "{c}"
+    );
+    let history = app.get("alice", &format!("{path}/history")).await.body;
+    assert!(
+        !history["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h["action"] == "connected"),
+        "{history}"
     );
 }
