@@ -7,6 +7,7 @@ mod rest;
 
 pub use rest::Grant;
 mod s3;
+pub use s3::pinned_s3_client;
 mod snowflake;
 
 use secrecy::ExposeSecret;

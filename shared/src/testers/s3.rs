@@ -1,6 +1,63 @@
 //! S3: a signed ListObjectsV2 (at most one key) with the credential's own keys and region.
 
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+use aws_smithy_runtime_api::client::dns::{DnsFuture, ResolveDns, ResolveDnsError};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+/// The S3 client's only DNS: the addresses the outbound guard resolved and checked, for the one
+/// host it checked. Without it the SDK would look the name up again, and a name that answered
+/// a public address to the guard could answer a private one to the SDK (DNS rebinding).
+#[derive(Debug, Clone)]
+struct VettedAddresses {
+    host: Arc<str>,
+    ips: Arc<[IpAddr]>,
+}
+
+impl ResolveDns for VettedAddresses {
+    fn resolve_dns<'a>(&'a self, name: &'a str) -> DnsFuture<'a> {
+        if name.trim_end_matches('.').eq_ignore_ascii_case(&self.host) {
+            DnsFuture::ready(Ok(self.ips.to_vec()))
+        } else {
+            DnsFuture::ready(Err(ResolveDnsError::new(format!(
+                "{name} is not the host the outbound guard checked"
+            ))))
+        }
+    }
+}
+
+/// An S3 client built from nothing but these settings (no environment, no default chain, no
+/// proxy) that connects only to `vetted`, the guard's addresses for `endpoint`'s host, while TLS
+/// and the Host header keep the host name. Requests are path style, so every one goes to the
+/// host the guard checked (virtual-hosted style would go to `<bucket>.<host>`, which it did not).
+pub fn pinned_s3_client(
+    endpoint: &url::Url,
+    vetted: &[SocketAddr],
+    region: &str,
+    credentials: Credentials,
+) -> aws_sdk_s3::Client {
+    let resolver = VettedAddresses {
+        host: endpoint
+            .host_str()
+            .unwrap_or_default()
+            .trim_end_matches('.')
+            .into(),
+        ips: vetted.iter().map(SocketAddr::ip).collect(),
+    };
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+            aws_smithy_http_client::tls::rustls_provider::CryptoMode::AwsLc,
+        ))
+        .build_with_resolver(resolver);
+    let config = aws_sdk_s3::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(region.to_owned()))
+        .credentials_provider(credentials)
+        .http_client(http)
+        .endpoint_url(endpoint.as_str())
+        .force_path_style(true);
+    aws_sdk_s3::Client::from_conf(config.build())
+}
 
 use super::{accepted, missing, rejected, unreachable, Target, Testers};
 use crate::status::Observation;
@@ -18,15 +75,16 @@ pub async fn test(t: &Testers, target: &Target<'_>) -> Observation {
         .text("endpoint")
         .map(str::to_owned)
         .unwrap_or_else(|| format!("https://s3.{region}.amazonaws.com"));
-    // The SDK resolves names itself, so the endpoint is vetted here first.
+    // Vetted here, and the client connects to exactly the vetted addresses.
     let url = match t.check_url(&endpoint) {
         Ok(u) => u,
         Err(o) => return o,
     };
     let port = url.port_or_known_default().unwrap_or(443);
-    if let Err(o) = t.resolve(url.host_str().unwrap_or_default(), port).await {
-        return o;
-    }
+    let vetted = match t.resolve(url.host_str().unwrap_or_default(), port).await {
+        Ok(addrs) => addrs,
+        Err(o) => return o,
+    };
     let credentials = Credentials::new(
         key_id,
         secret,
@@ -34,15 +92,7 @@ pub async fn test(t: &Testers, target: &Target<'_>) -> Observation {
         None,
         "latchkey-connection-test",
     );
-    // Built from nothing but the credential: no environment, no default chain.
-    let mut config = aws_sdk_s3::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new(region.to_owned()))
-        .credentials_provider(credentials);
-    if target.text("endpoint").is_some() {
-        config = config.endpoint_url(endpoint.clone()).force_path_style(true);
-    }
-    let client = aws_sdk_s3::Client::from_conf(config.build());
+    let client = pinned_s3_client(&url, &vetted, region, credentials);
     match client
         .list_objects_v2()
         .bucket(bucket)
@@ -80,5 +130,22 @@ pub async fn test(t: &Testers, target: &Target<'_>) -> Observation {
                 other => unreachable("unexpected_error", format!("S3 answered {other}")),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_resolver_answers_only_the_checked_host_with_the_checked_addresses() {
+        let resolver = VettedAddresses {
+            host: "s3.example.com".into(),
+            ips: vec!["93.184.216.34".parse().unwrap()].into(),
+        };
+        let ips = resolver.resolve_dns("S3.example.com.").await.unwrap();
+        assert_eq!(ips, ["93.184.216.34".parse::<IpAddr>().unwrap()]);
+        assert!(resolver.resolve_dns("bucket.s3.example.com").await.is_err());
+        assert!(resolver.resolve_dns("169.254.169.254").await.is_err());
     }
 }

@@ -700,3 +700,41 @@ async fn moving_a_token_credential_drops_the_service_held_token() {
     let stored = app.stored_secret(&id).await;
     assert!(stored.get("access_token").is_none(), "{stored}");
 }
+
+/// Issue 11, item 3: the S3 client connects to the addresses the outbound guard checked and
+/// never looks the name up again (a second lookup could answer a private address). The name
+/// here never resolves (`.invalid`), so only the checked address can reach the server.
+#[tokio::test]
+async fn the_s3_client_connects_only_to_the_addresses_the_guard_checked() {
+    let keys = s3_keys();
+    let endpoint = url::Url::parse("http://s3.rebinding.invalid:4567").unwrap();
+    let credentials = aws_sdk_s3::config::Credentials::new(
+        keys["access_key_id"].as_str().unwrap(),
+        keys["secret_access_key"].as_str().unwrap(),
+        None,
+        None,
+        "test",
+    );
+    let client = latchkey_shared::testers::pinned_s3_client(
+        &endpoint,
+        &["127.0.0.1:4567".parse().unwrap()],
+        "us-east-1",
+        credentials,
+    );
+    let listed = client
+        .list_objects_v2()
+        .bucket(keys["bucket"].as_str().unwrap())
+        .max_keys(1)
+        .send()
+        .await;
+    // An answer from the server (moto may read the unusual host as a bucket name) proves the
+    // request reached the checked address; a lookup of the name would have failed to dispatch.
+    assert!(
+        matches!(
+            listed,
+            Ok(_) | Err(aws_sdk_s3::error::SdkError::ServiceError(_))
+        ),
+        "{:?}",
+        listed.err()
+    );
+}
