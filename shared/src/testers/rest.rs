@@ -8,7 +8,7 @@ use oauth2::{
     RequestTokenError, Scope, TokenResponse, TokenUrl,
 };
 use reqwest::dns::{Name, Resolve, Resolving};
-use reqwest::redirect::{Action, Attempt, Policy};
+use reqwest::redirect::Policy;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 use std::net::IpAddr;
@@ -43,31 +43,89 @@ fn ip_host(url: &url::Url) -> Option<IpAddr> {
     }
 }
 
-/// An HTTP client whose every connection, redirects included, passes the guard: names through
-/// the resolver, IP literals (which skip resolution) through the redirect policy and [`check_url`].
+/// An HTTP client whose every connection passes the guard: names through the resolver, IP
+/// literals (which skip resolution) through [`Testers::check_url`]. It follows no redirect and
+/// sends no `Referer`: reqwest would carry custom headers, an API-key header, a re-POSTed form
+/// (307/308) and a Referer holding `?api_key=` to whatever host a redirect names;
+/// [`send_following_same_origin`] follows only what stays on the origin the user chose.
 pub fn guarded_client(guard: Arc<OutboundGuard>, timeout: Duration) -> reqwest::Client {
-    let policy_guard = guard.clone();
-    let policy = Policy::custom(move |attempt: Attempt| -> Action {
-        if attempt.previous().len() >= MAX_REDIRECTS {
-            return attempt.error(format!("more than {MAX_REDIRECTS} redirects"));
-        }
-        let refusal = ip_host(attempt.url()).and_then(|ip| {
-            let host = attempt.url().host_str().unwrap_or_default().to_owned();
-            policy_guard.check(&host, ip).err()
-        });
-        match refusal {
-            Some(e) => attempt.error(e),
-            None => attempt.follow(),
-        }
-    });
     super::http_client()
         .dns_resolver(Arc::new(GuardedResolver(guard)))
-        .redirect(policy)
+        .redirect(Policy::none())
+        .referer(false)
         .no_proxy()
         .timeout(timeout)
         .user_agent(concat!("latchkey/", env!("CARGO_PKG_VERSION")))
         .build()
         .expect("a client with a resolver and a redirect policy always builds")
+}
+
+/// Sends `request`, following redirects (at most [`MAX_REDIRECTS`]) only while they stay on the
+/// request's origin: a redirect to another origin (another host, port or scheme) is refused, as
+/// it would carry the credentials somewhere nobody chose. A 303, or a 301/302 of anything but
+/// GET and HEAD, continues as a GET without a body, as browsers do.
+async fn send_following_same_origin(
+    t: &Testers,
+    request: reqwest::Request,
+    what: &str,
+) -> Result<reqwest::Response, Observation> {
+    let mut request = request;
+    for _ in 0..=MAX_REDIRECTS {
+        let again = request.try_clone();
+        let method = request.method().clone();
+        let resp = t
+            .http
+            .execute(request)
+            .await
+            .map_err(|e| request_failure(what, &e))?;
+        let status = resp.status();
+        let location = resp
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|l| l.to_str().ok());
+        let (true, Some(location)) = (status.is_redirection(), location) else {
+            return Ok(resp);
+        };
+        let target = resp.url().join(location).map_err(|_| {
+            unreachable(
+                "redirect_refused",
+                format!("{what} redirects to an address that does not parse"),
+            )
+        })?;
+        t.check_url(target.as_str())?;
+        if target.origin() != resp.url().origin() {
+            return Err(redirect_refused(what, &target));
+        }
+        let Some(mut next) = again else {
+            return Err(redirect_refused(what, &target));
+        };
+        let to_get = status == reqwest::StatusCode::SEE_OTHER
+            || (matches!(status.as_u16(), 301 | 302)
+                && !matches!(method, reqwest::Method::GET | reqwest::Method::HEAD));
+        if to_get {
+            *next.method_mut() = reqwest::Method::GET;
+            *next.body_mut() = None;
+            next.headers_mut().remove(reqwest::header::CONTENT_TYPE);
+            next.headers_mut().remove(reqwest::header::CONTENT_LENGTH);
+        }
+        *next.url_mut() = target;
+        request = next;
+    }
+    Err(unreachable(
+        "too_many_redirects",
+        format!("{what} redirected more than {MAX_REDIRECTS} times"),
+    ))
+}
+
+/// Names only the origin a redirect points at: its path and query may hold what we sent.
+fn redirect_refused(what: &str, target: &url::Url) -> Observation {
+    unreachable(
+        "redirect_refused",
+        format!(
+            "{what} redirects to {}; credentials are never sent on to another origin, so set the URL to the address it redirects to",
+            target.origin().ascii_serialization()
+        ),
+    )
 }
 
 impl Testers {
@@ -95,8 +153,6 @@ pub(super) fn request_failure(what: &str, e: &reqwest::Error) -> Observation {
     }
     if e.is_timeout() {
         unreachable("timeout", format!("{what} did not answer in time"))
-    } else if e.is_redirect() {
-        unreachable("too_many_redirects", format!("{what} redirected too often"))
     } else {
         unreachable(
             "connection_failed",
@@ -167,9 +223,13 @@ pub async fn test(t: &Testers, target: &Target<'_>) -> Observation {
         },
         other => return unreachable("not_testable", format!("auth type {other} has no tester")),
     };
-    match request.send().await {
+    let request = match request.build() {
+        Ok(r) => r,
+        Err(e) => return request_failure("the validation URL", &e),
+    };
+    match send_following_same_origin(t, request, "the validation URL").await {
         Ok(resp) => classify_status(resp.status().as_u16(), "the validation URL"),
-        Err(e) => request_failure("the validation URL", &e),
+        Err(o) => o,
     }
 }
 
@@ -217,6 +277,12 @@ async fn fetch_token(t: &Testers, target: &Target<'_>) -> Result<Grant, Observat
     let status = resp.status().as_u16();
     match status {
         200..=299 => {}
+        300..=399 => {
+            return Err(unreachable(
+                "redirect_refused",
+                "the token URL redirects; a token request (with its secrets) is never sent on: set the token URL to where it redirects",
+            ))
+        }
         400 | 401 | 403 => {
             return Err(rejected(
                 "token_rejected",

@@ -19,5 +19,6 @@ mod matrix;
 mod oauth;
 mod oidc;
 mod races;
+mod redirects;
 mod refresh;
 mod sharing;

@@ -110,6 +110,14 @@ async fn answer(req: Request<Incoming>) -> Response<Full<Bytes>> {
         "/bearer" => ok(auth == format!("Bearer {BEARER}")),
         "/protected" => ok(auth == format!("Bearer {ISSUED_TOKEN}")),
         "/unavailable" => reply(503, json!({"error": "maintenance"})),
+        // 307 (method and body kept) to wherever `to` says: a stand-in for a server that
+        // sends its callers on, to another origin or its own.
+        "/bounce" => {
+            let to = form(&query).remove("to").unwrap_or_default();
+            let mut resp = reply(307, json!({}));
+            resp.headers_mut().insert("location", to.parse().unwrap());
+            resp
+        }
         "/redirect-to-metadata" => {
             let mut resp = reply(302, json!({}));
             resp.headers_mut().insert(
