@@ -70,6 +70,9 @@ pub enum FieldType {
     Url,
     Hostname,
     StringList,
+    /// A Snowflake-style account identifier: put into a host name, so nothing that could end or
+    /// extend one (`/`, `:`, `@`, `#`, `..`).
+    AccountIdentifier,
     /// HTTP headers sent with every request: valid names and values, and never one that
     /// carries credentials or reroutes the request (the auth type owns those).
     Headers,
@@ -486,6 +489,51 @@ impl Connector {
     }
 }
 
+/// Query parameter names that carry credentials, compared lowercase without `-` and `_`.
+const SECRET_QUERY_NAMES: [&str; 19] = [
+    "apikey",
+    "key",
+    "token",
+    "accesstoken",
+    "refreshtoken",
+    "authtoken",
+    "idtoken",
+    "auth",
+    "authorization",
+    "password",
+    "passwd",
+    "pwd",
+    "secret",
+    "clientsecret",
+    "signature",
+    "sig",
+    "xamzsignature",
+    "xamzcredential",
+    "xamzsecuritytoken",
+];
+
+/// Non-secret URL fields are shown to every collaborator: a `user:pass@` or a key in the query
+/// string there would hand the secret to all of them.
+fn refuse_credentials_in_url(name: &str, url: &url::Url) -> Result<(), ApiError> {
+    let secret_query = url.query_pairs().any(|(k, _)| {
+        let k: String = k
+            .chars()
+            .filter(|c| !matches!(c, '-' | '_'))
+            .collect::<String>()
+            .to_ascii_lowercase();
+        SECRET_QUERY_NAMES.contains(&k.as_str())
+    });
+    if url.username().is_empty() && url.password().is_none() && !secret_query {
+        return Ok(());
+    }
+    Err(ApiError::unprocessable(
+        "secret_in_url",
+        format!(
+            "field `{name}` is visible to everyone the credential is shared with, so it must not carry credentials (user:password@ or a key, token or signature in the query); put them in the credential's secret fields (password, api_key with api_key_in=query, token, client_secret) instead"
+        ),
+    ))
+}
+
 enum Normalised {
     Public(Value),
     Secret(SecretString),
@@ -544,10 +592,26 @@ fn normalise(name: &str, spec: &FieldSpec, value: &Value) -> Result<Normalised, 
             let raw = string(value)?;
             match url::Url::parse(&raw) {
                 Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {
+                    refuse_credentials_in_url(name, &u)?;
                     Value::String(raw)
                 }
                 _ => return Err(invalid("an absolute http or https URL".into())),
             }
+        }
+        FieldType::AccountIdentifier => {
+            let account = string(value)?;
+            let ok = account.starts_with(|c: char| c.is_ascii_alphanumeric())
+                && !account.ends_with('.')
+                && !account.contains("..")
+                && account
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+            if !ok {
+                return Err(invalid(
+                    "an account identifier (orgname-account or a locator such as xy12345.eu-central-1): letters, digits, - _ and .".into(),
+                ));
+            }
+            Value::String(account)
         }
         FieldType::Integer => {
             let n = value.as_i64().ok_or_else(|| invalid("an integer".into()))?;
@@ -719,6 +783,7 @@ mod tests {
                 (json!(values[values.len() - 1]), json!(values[0]))
             }
             FieldType::StringList => (json!(["a"]), json!(["b"])),
+            FieldType::AccountIdentifier => (json!("acme-one"), json!("acme-two")),
             FieldType::Headers => (json!({"X-A": "1"}), json!({"X-B": "2"})),
         }
     }
@@ -790,6 +855,53 @@ mod tests {
             }
         }
         assert!(checked > 40, "only {checked} locator changes checked");
+    }
+
+    #[test]
+    fn urls_never_carry_credentials_and_accounts_are_identifiers() {
+        let rest = catalog().connector("rest_api").unwrap();
+        let auth = rest.auth_type(Some("bearer")).unwrap();
+        let with_url = |url: &str| {
+            rest.validate_new(auth, &fields(json!({"token": "t", "validation_url": url})))
+        };
+        assert!(with_url("https://api.example.com/me?fields=id&limit=1").is_ok());
+        for url in [
+            "https://user:canary@api.example.com/me",
+            "https://user@api.example.com/me",
+            "https://api.example.com/me?api_key=canary",
+            "https://api.example.com/me?X-Amz-Signature=canary",
+            "https://api.example.com/me?access-token=canary",
+            "https://api.example.com/me?a=1&Client_Secret=canary",
+        ] {
+            let err = with_url(url).unwrap_err();
+            assert_eq!((err.status(), err.code()), (422, "secret_in_url"), "{url}");
+            assert!(err.public_message().contains("`validation_url`"));
+            assert!(!err.public_message().contains("canary"));
+        }
+        let snow = catalog().connector("snowflake").unwrap();
+        let auth = snow.auth_type(None).unwrap();
+        let account = |a: &str| {
+            snow.validate_new(
+                auth,
+                &fields(json!({"account": a, "username": "u", "password": "p"})),
+            )
+        };
+        assert!(account("xy12345.eu-central-1").is_ok());
+        assert!(account("myorg-myaccount").is_ok());
+        for bad in [
+            "evil.com/x",
+            "a@b",
+            "acct#",
+            "acct:443",
+            "a..b",
+            ".a",
+            "a.",
+            "a b",
+        ] {
+            let err = account(bad).unwrap_err();
+            assert_eq!(err.code(), "invalid_field", "{bad}");
+            assert!(err.public_message().contains("`account`"), "{bad}");
+        }
     }
 
     #[test]

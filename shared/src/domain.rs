@@ -224,6 +224,17 @@ impl Principal {
     }
 }
 
+/// Whether `text` is safe to show a person as typed: no control characters (line breaks and
+/// tabs only where `multiline`) and no bidirectional formatting characters, which can make a
+/// name read differently from what it is (`\u{202e}` reverses what follows).
+pub fn is_plain_text(text: &str, multiline: bool) -> bool {
+    text.chars().all(|c| {
+        let allowed_control = multiline && matches!(c, '\n' | '\t');
+        let bidi = matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+        (!c.is_control() || allowed_control) && !bidi
+    })
+}
+
 /// Lowercase, trimmed, 1..=64 of `[a-z0-9_.:-]`: tags are for filtering, not prose.
 pub fn parse_tag(raw: &str) -> Option<String> {
     let tag = raw.trim().to_ascii_lowercase();
@@ -275,6 +286,22 @@ mod tests {
         };
         let got: Vec<String> = caller.principals().iter().map(|p| p.to_string()).collect();
         assert_eq!(got, ["user:alice", "team:data", "team:ops", "org:acme"]);
+    }
+
+    #[test]
+    fn plain_text_has_no_control_or_bidi_characters() {
+        assert!(is_plain_text("Orders DB (prod) – ünïcode ok", false));
+        assert!(is_plain_text("line one\nline two", true));
+        for bad in [
+            "a\u{202e}b",
+            "a\u{2066}b",
+            "a\u{200f}b",
+            "a\u{0007}b",
+            "a\rb",
+        ] {
+            assert!(!is_plain_text(bad, true), "{bad:?}");
+        }
+        assert!(!is_plain_text("a\nb", false));
     }
 
     #[test]

@@ -12,7 +12,7 @@ use latchkey_shared::catalog::catalog;
 use latchkey_shared::commit::{commit, Committed, Write};
 use latchkey_shared::domain::{Acl, Caller, CredentialId, Role, Status};
 use latchkey_shared::error::ApiError;
-use latchkey_shared::http::{credential_response, header, json_object};
+use latchkey_shared::http::{credential_response, json_object};
 use latchkey_shared::record::{CredentialRecord, HistoryAction, HistoryEntry};
 use latchkey_shared::status::Trigger;
 use latchkey_shared::store::IdempotencyRecord;
@@ -226,12 +226,16 @@ async fn replay(
 }
 
 /// Scoped to the caller, so two users cannot collide on (or probe) each other's keys.
+/// Read raw, neither trimmed nor decoded: a key that is not 1 to 255 visible ASCII characters
+/// is refused, never ignored (a non-ASCII key used to read as absent, so retries duplicated).
 fn idempotency_key(req: &Request, caller: &Caller) -> Result<Option<String>, ApiError> {
-    let Some(key) = header(req, "idempotency-key") else {
+    let Some(raw) = req.headers().get("idempotency-key") else {
         return Ok(None);
     };
+    let raw = raw.as_bytes();
     let valid =
-        (1..=IDEMPOTENCY_KEY_MAX).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic());
+        (1..=IDEMPOTENCY_KEY_MAX).contains(&raw.len()) && raw.iter().all(u8::is_ascii_graphic);
+    let key = String::from_utf8_lossy(raw);
     if !valid {
         return Err(ApiError::bad_request(
             "invalid_idempotency_key",

@@ -2,7 +2,7 @@
 //! field and the rule, and never echoes a value (which might be a secret).
 
 use latchkey_shared::catalog::echoable_name;
-use latchkey_shared::domain::parse_tag;
+use latchkey_shared::domain::{is_plain_text, parse_tag};
 use latchkey_shared::error::ApiError;
 use serde_json::{Map, Value};
 
@@ -67,11 +67,16 @@ fn invalid(name: &str, rule: &str) -> ApiError {
 }
 
 fn text(name: &str, value: &Value, max: usize) -> Result<String, ApiError> {
+    let multiline = name == "description";
     match value.as_str().map(str::trim) {
-        Some(s) if !s.is_empty() && s.chars().count() <= max => Ok(s.to_owned()),
+        Some(s) if !s.is_empty() && s.chars().count() <= max && is_plain_text(s, multiline) => {
+            Ok(s.to_owned())
+        }
         _ => Err(invalid(
             name,
-            &format!("a non-empty string of at most {max} characters"),
+            &format!(
+                "a non-empty string of at most {max} characters, without control or bidirectional formatting characters"
+            ),
         )),
     }
 }

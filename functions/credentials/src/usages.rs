@@ -77,13 +77,16 @@ pub async fn attach(
         match (key.as_str(), text) {
             ("kind", Some(k)) => usage.kind = kind(k)?,
             ("resource_id", Some(r)) => usage.resource_id = parse_external_id("`resource_id`", r)?,
-            ("name", Some(n)) if (1..=200).contains(&n.chars().count()) => {
+            ("name", Some(n))
+                if (1..=200).contains(&n.chars().count())
+                    && latchkey_shared::domain::is_plain_text(n, false) =>
+            {
                 usage.name = Some(n.to_owned())
             }
             ("kind" | "resource_id" | "name", _) => {
                 return Err(ApiError::bad_request(
                     "invalid_field",
-                    format!("`{key}` must be a short string"),
+                    format!("`{key}` must be a short string without control or bidirectional formatting characters"),
                 ))
             }
             _ => {

@@ -1,5 +1,5 @@
 use reqwest::Method;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::helpers::{postgres, TestApp};
 
@@ -156,4 +156,140 @@ async fn bad_updates_and_ids_change_nothing() {
         (reply.status.as_u16(), reply.code()),
         (400, "invalid_page_token")
     );
+}
+
+/// Issue 11, item 12: input that cannot be right is refused, naming the field, and stores
+/// nothing.
+#[tokio::test]
+async fn input_that_cannot_be_right_is_refused_and_names_the_field() {
+    let app = TestApp::spawn().await;
+    let token = app.token("alice");
+    let pg = |extra: Value| {
+        let mut body = json!({"name": "db", "connector": "postgres",
+            "fields": {"host": "db.example.com", "database": "d", "username": "u", "password": "pw"}});
+        for (k, v) in extra.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        body
+    };
+    let cases: Vec<(Value, u16, &str, &str)> = vec![
+        (
+            pg(json!({"name": "db\u{202e}gnp.exe"})),
+            400,
+            "invalid_field",
+            "`name`",
+        ),
+        (
+            pg(json!({"name": "db\u{0007}"})),
+            400,
+            "invalid_field",
+            "`name`",
+        ),
+        (
+            pg(json!({"description": "ok\u{2066}hidden"})),
+            400,
+            "invalid_field",
+            "`description`",
+        ),
+        (
+            pg(json!({"tags": ["prod\u{202e}"]})),
+            400,
+            "invalid_field",
+            "`tags`",
+        ),
+        (
+            json!({"name": "api", "connector": "rest_api", "auth_type": "bearer",
+                "fields": {"token": "t", "headers": {"X-A": "1\r\nHost: evil"}}}),
+            400,
+            "invalid_field",
+            "`headers`",
+        ),
+        (
+            json!({"name": "api", "connector": "rest_api", "auth_type": "bearer",
+                "fields": {"token": "t", "validation_url": "https://u:pw@api.example.com/me"}}),
+            422,
+            "secret_in_url",
+            "`validation_url`",
+        ),
+        (
+            json!({"name": "api", "connector": "rest_api", "auth_type": "bearer",
+                "fields": {"token": "t", "base_url": "https://api.example.com/?api_key=k"}}),
+            422,
+            "secret_in_url",
+            "`base_url`",
+        ),
+        (
+            json!({"name": "s", "connector": "snowflake",
+                "fields": {"account": "evil.example/x", "username": "u", "password": "p"}}),
+            400,
+            "invalid_field",
+            "`account`",
+        ),
+    ];
+    for (body, status, code, names) in cases {
+        let reply = app.post("alice", "/credentials", &body).await;
+        assert_eq!(
+            (reply.status.as_u16(), reply.code()),
+            (status, code),
+            "{body}: {}",
+            reply.text
+        );
+        assert!(
+            reply.body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains(names),
+            "{}",
+            reply.text
+        );
+    }
+    // A body that says one thing twice means two things to two parsers.
+    let twice = r#"{"name": "a", "name": "b", "connector": "postgres", "fields": {"host": "h", "database": "d", "username": "u", "password": "p"}}"#;
+    let reply = app
+        .call_raw(Method::POST, "/credentials", Some(&token), Some(twice), &[])
+        .await;
+    assert_eq!(
+        (reply.status.as_u16(), reply.code()),
+        (400, "invalid_json"),
+        "{}",
+        reply.text
+    );
+    assert!(reply.text.contains("repeats a key"));
+    // An Idempotency-Key outside visible ASCII is refused, not ignored.
+    for key in ["tab\there", "two words", "caf\u{e9}"] {
+        let reply = app
+            .call_raw(
+                Method::POST,
+                "/credentials",
+                Some(&token),
+                Some(&pg(json!({})).to_string()),
+                &[("idempotency-key", key)],
+            )
+            .await;
+        assert_eq!(
+            (reply.status.as_u16(), reply.code()),
+            (400, "invalid_idempotency_key"),
+            "{key:?}: {}",
+            reply.text
+        );
+    }
+    // A usage name is text a person reads.
+    let id = app.create("alice", &pg(json!({}))).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let usage = app
+        .post(
+            "alice",
+            &format!("/credentials/{id}/usages"),
+            &json!({"kind": "source", "resource_id": "orders", "name": "Orders\u{202e}"}),
+        )
+        .await;
+    assert_eq!(
+        (usage.status.as_u16(), usage.code()),
+        (400, "invalid_field"),
+        "{}",
+        usage.text
+    );
+    assert_eq!(app.meta_items().await.len(), 1, "nothing else was stored");
 }
