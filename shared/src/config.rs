@@ -17,6 +17,10 @@ pub struct Config {
     pub outbound_guard: OutboundGuard,
     /// Total time one connection test may take (`LATCHKEY_TEST_TIMEOUT_SECONDS`, default 10).
     pub test_timeout: Duration,
+    /// Connection tests per minute for one user and one organisation
+    /// (`LATCHKEY_TEST_RATE_PER_USER`, default 20; `LATCHKEY_TEST_RATE_PER_ORG`, default 200;
+    /// 0 is no limit).
+    pub test_rate: crate::store::TestAllowance,
     /// Where Snowflake logins go; `{account}` is replaced (`LATCHKEY_SNOWFLAKE_BASE_URL`).
     pub snowflake_base_url: String,
     /// Refresh this long before expiry (`LATCHKEY_REFRESH_MARGIN_SECONDS`); unset: the smaller
@@ -112,7 +116,20 @@ impl Config {
                         "a number from 1 to 256",
                     ))?,
             };
+        let per_minute = |name: &'static str, default: u32| -> Result<u32, ConfigError> {
+            match get(name).filter(|v| !v.is_empty()) {
+                None => Ok(default),
+                Some(v) => v
+                    .parse::<u32>()
+                    .map_err(|_| ConfigError::Invalid(name, "a whole number of tests per minute")),
+            }
+        };
+        let test_rate = crate::store::TestAllowance {
+            per_user: per_minute("LATCHKEY_TEST_RATE_PER_USER", 20)?,
+            per_org: per_minute("LATCHKEY_TEST_RATE_PER_ORG", 200)?,
+        };
         Ok(Self {
+            test_rate,
             refresh_margin: seconds("LATCHKEY_REFRESH_MARGIN_SECONDS")?.map(Duration::from_secs),
             refresh_period: Duration::from_secs(
                 seconds("LATCHKEY_REFRESH_PERIOD_SECONDS")?.unwrap_or(300),

@@ -14,6 +14,9 @@ pub enum ApiError {
         code: &'static str,
         message: String,
     },
+    /// 429 `rate_limited`, with the seconds after which to retry (the `Retry-After` header).
+    #[error("{message}")]
+    RateLimited { retry_after: u64, message: String },
     #[error("internal error: {0}")]
     Internal(#[from] InternalError),
 }
@@ -105,19 +108,23 @@ impl ApiError {
     pub fn status(&self) -> u16 {
         match self {
             ApiError::Client { status, .. } => *status,
+            ApiError::RateLimited { .. } => 429,
             ApiError::Internal(_) => 500,
         }
     }
     pub fn code(&self) -> &'static str {
         match self {
             ApiError::Client { code, .. } => code,
+            ApiError::RateLimited { .. } => "rate_limited",
             ApiError::Internal(_) => "internal_error",
         }
     }
     /// What the caller may read.
     pub fn public_message(&self) -> String {
         match self {
-            ApiError::Client { message, .. } => message.clone(),
+            ApiError::Client { message, .. } | ApiError::RateLimited { message, .. } => {
+                message.clone()
+            }
             ApiError::Internal(_) => "something went wrong on our side; it has been logged".into(),
         }
     }

@@ -1,7 +1,7 @@
 //! Glue between API Gateway HTTP API events (through `lambda_http`) and the handlers.
 
 use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext;
-use lambda_http::http::header::{CONTENT_TYPE, ETAG};
+use lambda_http::http::header::{CONTENT_TYPE, ETAG, RETRY_AFTER};
 use lambda_http::http::{HeaderValue, StatusCode};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -270,10 +270,42 @@ pub fn error_response(err: &ApiError) -> Response<Body> {
     if let ApiError::Internal(inner) = err {
         tracing::error!(error = %inner, "request failed");
     }
-    json_response(
+    let mut resp = json_response(
         err.status(),
         &json!({ "error": { "code": err.code(), "message": err.public_message() } }),
-    )
+    );
+    if let ApiError::RateLimited { retry_after, .. } = err {
+        resp.headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from(*retry_after));
+    }
+    resp
+}
+
+/// Counts one connection test against the caller's and the organisation's per-minute
+/// allowance (brief §7): over it, 429 `rate_limited` with `Retry-After`. Tests are limited so
+/// that they cannot serve as a login oracle or a port scanner.
+pub async fn admit_connection_test(
+    store: &crate::store::Store,
+    allowance: crate::store::TestAllowance,
+    caller: &Caller,
+) -> Result<(), ApiError> {
+    let now = time::OffsetDateTime::now_utc();
+    let Some(exhausted) = store
+        .count_test(&caller.org_id, &caller.user_id, allowance, now)
+        .await?
+    else {
+        return Ok(());
+    };
+    let (who, limit) = match exhausted {
+        crate::store::Exhausted::User => ("you have", allowance.per_user),
+        crate::store::Exhausted::Org => ("your organisation has", allowance.per_org),
+    };
+    Err(ApiError::RateLimited {
+        retry_after: (60 - now.unix_timestamp().rem_euclid(60)) as u64,
+        message: format!(
+            "{who} run {limit} connection tests this minute, the most allowed; retry after the time Retry-After gives"
+        ),
+    })
 }
 
 pub fn respond(result: Result<Response<Body>, ApiError>) -> Response<Body> {

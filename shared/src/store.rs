@@ -95,6 +95,20 @@ pub struct Change<'a> {
     pub idempotency: Option<(&'a str, &'a IdempotencyRecord)>,
 }
 
+/// Connection tests allowed per minute; 0 is no limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TestAllowance {
+    pub per_user: u32,
+    pub per_org: u32,
+}
+
+/// Which allowance a connection test would exceed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exhausted {
+    User,
+    Org,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Grants {
     All,
@@ -725,6 +739,82 @@ impl Store {
             start = out.last_evaluated_key;
             if start.is_none() {
                 return Ok(count);
+            }
+        }
+    }
+
+    /// Counts one connection test against the caller's and the organisation's allowance for
+    /// the current minute, both in one transaction, so the limit holds across every function
+    /// instance. Returns the allowance that is used up, if one is (and then counts nothing).
+    pub async fn count_test(
+        &self,
+        org: &str,
+        user: &str,
+        allowance: TestAllowance,
+        now: OffsetDateTime,
+    ) -> Result<Option<Exhausted>, ApiError> {
+        let minute = now.unix_timestamp().div_euclid(60);
+        let counters = [
+            (
+                Exhausted::User,
+                format!("RATE#{minute}#user#{org}/{user}"),
+                allowance.per_user,
+            ),
+            (
+                Exhausted::Org,
+                format!("RATE#{minute}#org#{org}"),
+                allowance.per_org,
+            ),
+        ];
+        let counters: Vec<_> = counters
+            .into_iter()
+            .filter(|(_, _, limit)| *limit > 0)
+            .collect();
+        if counters.is_empty() {
+            return Ok(None);
+        }
+        let mut items = Vec::new();
+        for (_, pk, limit) in &counters {
+            let update = Update::builder()
+                .table_name(&self.table)
+                .key("pk", s(pk))
+                .key("sk", s("RATE"))
+                .update_expression("ADD #n :one SET #ttl = :ttl")
+                .condition_expression("attribute_not_exists(#n) OR #n < :limit")
+                .expression_attribute_names("#n", "count")
+                .expression_attribute_names("#ttl", "ttl")
+                .expression_attribute_values(":one", n(1))
+                .expression_attribute_values(":limit", n(limit))
+                .expression_attribute_values(":ttl", n((minute + 2) * 60))
+                .build()
+                .map_err(ApiError::internal)?;
+            items.push(TransactWriteItem::builder().update(update).build());
+        }
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(None),
+            Err(err) => {
+                use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+                let Some(TransactWriteItemsError::TransactionCanceledException(e)) =
+                    err.as_service_error()
+                else {
+                    return Err(sdk(err));
+                };
+                let exhausted = e
+                    .cancellation_reasons()
+                    .iter()
+                    .zip(&counters)
+                    .find(|(r, _)| r.code() == Some("ConditionalCheckFailed"))
+                    .map(|(_, (which, _, _))| *which);
+                match exhausted {
+                    Some(which) => Ok(Some(which)),
+                    None => Err(sdk(err)),
+                }
             }
         }
     }

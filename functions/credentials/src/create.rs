@@ -12,7 +12,7 @@ use latchkey_shared::catalog::catalog;
 use latchkey_shared::commit::{commit, Committed, Write};
 use latchkey_shared::domain::{Acl, Caller, CredentialId, Role, Status};
 use latchkey_shared::error::ApiError;
-use latchkey_shared::http::{credential_response, json_object};
+use latchkey_shared::http::{admit_connection_test, credential_response, json_object};
 use latchkey_shared::record::{CredentialRecord, HistoryAction, HistoryEntry};
 use latchkey_shared::status::Trigger;
 use latchkey_shared::store::IdempotencyRecord;
@@ -56,6 +56,7 @@ pub async fn create(
 
     // Tested before anything is stored, so the credential is born with its verdict.
     let report = if input.test {
+        admit_connection_test(&svc.aws.store, svc.config.test_rate, caller).await?;
         Some(
             svc.testers
                 .test(&Target {

@@ -9,9 +9,10 @@ use latchkey_shared::catalog::catalog;
 use latchkey_shared::config::Config;
 use latchkey_shared::domain::Caller;
 use latchkey_shared::error::ApiError;
-use latchkey_shared::http::{self, json_object, json_response, respond};
+use latchkey_shared::http::{self, admit_connection_test, json_object, json_response, respond};
 use latchkey_shared::record::HistoryAction;
 use latchkey_shared::status::Trigger;
+use latchkey_shared::store::TestAllowance;
 use latchkey_shared::testers::{Target, Testers};
 use latchkey_shared::validity::{self, Recorded};
 use latchkey_shared::Backends;
@@ -20,6 +21,7 @@ use serde_json::{json, Map, Value};
 pub struct Service {
     aws: Backends,
     testers: Testers,
+    allowance: TestAllowance,
 }
 
 impl Service {
@@ -27,6 +29,7 @@ impl Service {
         Self {
             aws: Backends::new(aws, config),
             testers: Testers::from_config(config),
+            allowance: config.test_rate,
         }
     }
 
@@ -40,7 +43,7 @@ impl Service {
         let caller = http::caller(req)?;
         match http::route_key(req) {
             "POST /credentials/{id}/test" => self.test_saved(&caller, req).await,
-            "POST /credentials/test" => self.test_unsaved(req).await,
+            "POST /credentials/test" => self.test_unsaved(&caller, req).await,
             other => Err(ApiError::route_not_found(other)),
         }
     }
@@ -48,6 +51,7 @@ impl Service {
     async fn test_saved(&self, caller: &Caller, req: &Request) -> Result<Response<Body>, ApiError> {
         let (record, _) = load_for(&self.aws.store, req, caller, Action::Test).await?;
         refuse_deleted(&record)?;
+        admit_connection_test(&self.aws.store, self.allowance, caller).await?;
         let secrets = self
             .aws
             .vault
@@ -75,7 +79,11 @@ impl Service {
     }
 
     /// `{connector, auth_type?, fields}`: validated like a create, tested, forgotten.
-    async fn test_unsaved(&self, req: &Request) -> Result<Response<Body>, ApiError> {
+    async fn test_unsaved(
+        &self,
+        caller: &Caller,
+        req: &Request,
+    ) -> Result<Response<Body>, ApiError> {
         let body = json_object(req)?;
         if let Some(key) = body
             .keys()
@@ -106,6 +114,7 @@ impl Service {
             }
         };
         let valid = connector.validate_new(auth, &fields)?;
+        admit_connection_test(&self.aws.store, self.allowance, caller).await?;
         let report = self
             .testers
             .test(&Target {

@@ -738,3 +738,73 @@ async fn the_s3_client_connects_only_to_the_addresses_the_guard_checked() {
         listed.err()
     );
 }
+
+/// Issue 11, item 9: connection tests are limited per user and per organisation, counted in
+/// DynamoDB so the limit holds across functions and instances (here: the test-connection and
+/// the credentials function share it).
+#[tokio::test]
+async fn connection_tests_are_rate_limited_per_user_and_per_organisation() {
+    let app = TestApp::spawn_with_parameters(&[
+        ("TestRateLimitPerUser", "3"),
+        ("TestRateLimitPerOrg", "5"),
+    ])
+    .await;
+    // Near the end of a minute the window would roll over mid-test: wait for the next one.
+    let second = time::OffsetDateTime::now_utc()
+        .unix_timestamp()
+        .rem_euclid(60);
+    if second > 50 {
+        tokio::time::sleep(std::time::Duration::from_secs((61 - second) as u64)).await;
+    }
+    let web = test_servers::base_url();
+    let unsaved =
+        json!({"connector": "rest_api", "fields": {"validation_url": format!("{web}/open")}});
+    let create_tested = json!({"name": "open", "connector": "rest_api", "test": true,
+        "fields": {"validation_url": format!("{web}/open")}});
+    for _ in 0..2 {
+        let r = app.post("alice", "/credentials/test", &unsaved).await;
+        assert_eq!(r.body["result"], "valid", "{}", r.text);
+    }
+    assert_eq!(
+        app.post("alice", "/credentials", &create_tested)
+            .await
+            .status,
+        201
+    );
+    let limited = app.post("alice", "/credentials/test", &unsaved).await;
+    assert_eq!(
+        (limited.status.as_u16(), limited.code()),
+        (429, "rate_limited"),
+        "{}",
+        limited.text
+    );
+    let retry: u64 = limited.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry), "{retry}");
+    assert!(limited.body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("you have run 3"));
+    let also = app.post("alice", "/credentials", &create_tested).await;
+    assert_eq!(
+        also.status, 429,
+        "a create with test counts too: {}",
+        also.text
+    );
+
+    // Others in the organisation share its allowance: 3 used, 2 left.
+    for _ in 0..2 {
+        assert_eq!(
+            app.post("bob", "/credentials/test", &unsaved).await.status,
+            200
+        );
+    }
+    let org_limited = app.post("carol", "/credentials/test", &unsaved).await;
+    assert_eq!(org_limited.status, 429, "{}", org_limited.text);
+    assert!(org_limited.body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("your organisation"));
+    // A create without a test is not a test.
+    let plain = json!({"name": "plain", "connector": "rest_api", "fields": {"validation_url": format!("{web}/open")}});
+    assert_eq!(app.post("carol", "/credentials", &plain).await.status, 201);
+}

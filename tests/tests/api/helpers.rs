@@ -80,15 +80,20 @@ pub struct TestApp {
 impl TestApp {
     /// A stack whose outbound guard allows loopback, so tests reach the local test servers.
     pub async fn spawn() -> TestApp {
-        Self::spawn_with_outbound_allow("127.0.0.1/32,::1/128").await
+        Self::spawn_with("127.0.0.1/32,::1/128", &[]).await
     }
 
     /// A stack with the production guard: nothing private, loopback or link-local.
     pub async fn spawn_guarded() -> TestApp {
-        Self::spawn_with_outbound_allow("").await
+        Self::spawn_with("", &[]).await
     }
 
-    async fn spawn_with_outbound_allow(allow: &str) -> TestApp {
+    /// A loopback-allowed stack with some template parameters of its own.
+    pub async fn spawn_with_parameters(parameters: &[(&str, &str)]) -> TestApp {
+        Self::spawn_with("127.0.0.1/32,::1/128", parameters).await
+    }
+
+    async fn spawn_with(allow: &str, parameters: &[(&str, &str)]) -> TestApp {
         capture_logs();
         let stage = format!(
             "t{}",
@@ -109,7 +114,16 @@ impl TestApp {
                 "SnowflakeBaseUrl".to_string(),
                 format!("{}/snowflake/{{account}}", crate::test_servers::base_url()),
             ),
+            // Suites run many tests a minute as one user; the limit has a test of its own.
+            ("TestRateLimitPerUser".to_string(), "0".to_string()),
+            ("TestRateLimitPerOrg".to_string(), "0".to_string()),
         ]);
+        let mut overrides = overrides;
+        overrides.extend(
+            parameters
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string())),
+        );
         let stack = LocalStack::up(&format!("lk-{stage}"), overrides)
             .await
             .expect("the emulator is up (make test starts it) and the template provisions");
