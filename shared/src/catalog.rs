@@ -70,6 +70,8 @@ pub enum FieldType {
     Url,
     Hostname,
     StringList,
+    /// One or more PEM `CERTIFICATE` blocks (a CA to trust): public, never a private key.
+    PemCertificates,
     /// A Snowflake-style account identifier: put into a host name, so nothing that could end or
     /// extend one (`/`, `:`, `@`, `#`, `..`).
     AccountIdentifier,
@@ -560,7 +562,7 @@ fn normalise(name: &str, spec: &FieldSpec, value: &Value) -> Result<Normalised, 
         ApiError::bad_request("invalid_field", format!("field `{name}` must be {rule}"))
     };
     let max_len = spec.max_length.unwrap_or(match spec.kind {
-        FieldType::Text => TEXT_MAX_LENGTH,
+        FieldType::Text | FieldType::PemCertificates => TEXT_MAX_LENGTH,
         _ => DEFAULT_MAX_LENGTH,
     });
     let string = |value: &Value| -> Result<String, ApiError> {
@@ -597,6 +599,17 @@ fn normalise(name: &str, spec: &FieldSpec, value: &Value) -> Result<Normalised, 
                 }
                 _ => return Err(invalid("an absolute http or https URL".into())),
             }
+        }
+        FieldType::PemCertificates => {
+            let pem = string(value)?;
+            let blocks = pem.matches("-----BEGIN CERTIFICATE-----").count();
+            let only_certificates = pem.matches("-----BEGIN ").count() == blocks;
+            if blocks == 0 || !only_certificates {
+                return Err(invalid(
+                    "one or more PEM certificates (-----BEGIN CERTIFICATE-----), and nothing else: never a private key".into(),
+                ));
+            }
+            Value::String(pem)
         }
         FieldType::AccountIdentifier => {
             let account = string(value)?;
@@ -784,6 +797,10 @@ mod tests {
             }
             FieldType::StringList => (json!(["a"]), json!(["b"])),
             FieldType::AccountIdentifier => (json!("acme-one"), json!("acme-two")),
+            FieldType::PemCertificates => (
+                json!("-----BEGIN CERTIFICATE-----\nA\n-----END CERTIFICATE-----\n"),
+                json!("-----BEGIN CERTIFICATE-----\nB\n-----END CERTIFICATE-----\n"),
+            ),
             FieldType::Headers => (json!({"X-A": "1"}), json!({"X-B": "2"})),
         }
     }

@@ -33,8 +33,32 @@ wait_port() {
   return 1
 }
 
+# A CA made here and a server certificate for "localhost" (a name that resolves to 127.0.0.1),
+# so the database testers' TLS modes meet real handshakes: the CA is what a credential's
+# ca_certificate names, and verify-full checks the host name against the certificate.
+make_tls() {
+  [ -f "$state/tls/server.crt" ] && return 0
+  local dir="$state/tls"
+  mkdir -p "$dir"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=Latchkey test CA" \
+    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+    -keyout "$dir/ca.key" -out "$dir/ca.crt" 2>/dev/null
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" \
+    -keyout "$dir/server.key" -out "$dir/server.csr" 2>/dev/null
+  printf '%s\n' "subjectAltName=DNS:localhost" "basicConstraints=critical,CA:FALSE" \
+    "keyUsage=critical,digitalSignature,keyEncipherment" "extendedKeyUsage=serverAuth" > "$dir/server.ext"
+  openssl x509 -req -in "$dir/server.csr" -CA "$dir/ca.crt" -CAkey "$dir/ca.key" -CAcreateserial \
+    -days 3650 -extfile "$dir/server.ext" -out "$dir/server.crt" 2>/dev/null
+}
+
 start_postgres() {
   up "$PG_PORT" && return 0
+  make_tls
+  # PostgreSQL wants its key owned by its user and private.
+  mkdir -p "$run/pg-tls"
+  cp "$state/tls/server.crt" "$state/tls/server.key" "$run/pg-tls/"
+  chown postgres "$run/pg-tls" "$run/pg-tls/"*
+  chmod 600 "$run/pg-tls/server.key"
   local bin
   bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
   if [ ! -f "$run/pg/PG_VERSION" ]; then
@@ -45,7 +69,7 @@ start_postgres() {
     runuser -u postgres -- "$bin/initdb" -D "$run/pg" -A scram-sha-256 --pwfile="$run/pg.pw" -U postgres >/dev/null
   fi
   runuser -u postgres -- "$bin/pg_ctl" -D "$run/pg" -l "$run/pg/server.log" -w \
-    -o "-p $PG_PORT -k /tmp -c listen_addresses=127.0.0.1" start >/dev/null
+    -o "-p $PG_PORT -k /tmp -c listen_addresses=127.0.0.1 -c ssl=on -c ssl_cert_file=$run/pg-tls/server.crt -c ssl_key_file=$run/pg-tls/server.key" start >/dev/null
   PGPASSWORD=postgres-admin psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -qtA -c \
     "DO \$\$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'latchkey') THEN CREATE ROLE latchkey LOGIN PASSWORD 'pg-right-password'; END IF; END \$\$;" >/dev/null
   PGPASSWORD=postgres-admin psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -qtA -c "SELECT 1 FROM pg_database WHERE datname = 'sales'" | grep -q 1 ||
@@ -59,8 +83,11 @@ start_mariadb() {
     mkdir -p "$run/my"
     mariadb-install-db --user=root --datadir="$run/my" --auth-root-authentication-method=socket >/dev/null
   fi
+  make_tls
   nohup mariadbd --user=root --datadir="$run/my" --port="$MY_PORT" --bind-address=127.0.0.1 \
-    --socket="$run/my.sock" --pid-file="$run/my.pid" --skip-log-bin > "$run/my.log" 2>&1 &
+    --socket="$run/my.sock" --pid-file="$run/my.pid" --skip-log-bin \
+    --ssl-ca="$state/tls/ca.crt" --ssl-cert="$state/tls/server.crt" --ssl-key="$state/tls/server.key" \
+    > "$run/my.log" 2>&1 &
   wait_port "$MY_PORT" mariadb
   for _ in $(seq 1 60); do [ -S "$run/my.sock" ] && break; sleep 0.5; done
   mariadb -S "$run/my.sock" -u root -e "CREATE DATABASE IF NOT EXISTS sales;

@@ -1,11 +1,147 @@
 //! PostgreSQL and MySQL/MariaDB: connect with the configured TLS mode and run `SELECT 1`.
 //!
 //! TLS modes: `disable` (plain), `prefer` (TLS when the server offers it, else plain),
-//! `require`, `verify-ca`, `verify-full` (TLS or nothing). Certificates are always verified
-//! against the public roots when TLS is used, which is stricter than libpq's `require`.
+//! `require`, `verify-ca`, `verify-full` (TLS or nothing). Whenever TLS is used the certificate
+//! is verified, chain and host name (the name the user gave, while the connection goes to the
+//! address the outbound guard checked), against the public roots plus the credential's
+//! `ca_certificate`: stricter than libpq's `require`. `verify-ca` skips the name check only for
+//! PostgreSQL with a `ca_certificate` (trust then rests on that private CA alone); without
+//! one, a chain to any public root would vouch for any server, so the name is checked too.
+//! MySQL checks the name in every mode (mysql_async 0.37 cannot skip it).
 
-use super::{accepted, missing, rejected, tls_config, unreachable, Target, Testers};
+use std::sync::Arc;
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::WebPkiServerVerifier;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{CertificateError, DigitallySignedStruct, SignatureScheme};
+
+use super::{accepted, missing, rejected, unreachable, Target, Testers};
 use crate::status::Observation;
+
+/// The credential's `ca_certificate`, as DER certificates (none when it has no such field).
+fn extra_roots(target: &Target<'_>) -> Result<Vec<CertificateDer<'static>>, Observation> {
+    let Some(pem) = target.text("ca_certificate") else {
+        return Ok(Vec::new());
+    };
+    let certs: Result<Vec<_>, _> = CertificateDer::pem_slice_iter(pem.as_bytes()).collect();
+    match certs {
+        Ok(certs) if !certs.is_empty() => Ok(certs),
+        _ => Err(rejected(
+            "invalid_ca_certificate",
+            "ca_certificate holds no readable PEM certificate",
+        )),
+    }
+}
+
+/// The public roots and `extra`.
+fn roots(extra: &[CertificateDer<'static>]) -> rustls::RootCertStore {
+    let mut roots =
+        rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    roots.add_parsable_certificates(extra.iter().cloned());
+    roots
+}
+
+/// A chain check without the name check: for `verify-ca` with a private CA.
+#[derive(Debug)]
+struct ChainOnly(Arc<WebPkiServerVerifier>);
+
+impl ServerCertVerifier for ChainOnly {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        name: &ServerName<'_>,
+        ocsp: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        // WebPkiServerVerifier checks the chain first and the name last: a name error means
+        // the chain already passed.
+        match self
+            .0
+            .verify_server_cert(end_entity, intermediates, name, ocsp, now)
+        {
+            Err(rustls::Error::InvalidCertificate(
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+            )) => Ok(ServerCertVerified::assertion()),
+            other => other,
+        }
+    }
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls12_signature(message, cert, dss)
+    }
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls13_signature(message, cert, dss)
+    }
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.supported_verify_schemes()
+    }
+}
+
+/// Whether a connection failed in TLS (a handshake or a certificate refused), by its error chain.
+fn tls_failure(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source = Some(e);
+    while let Some(err) = source {
+        let text = err.to_string();
+        if err.downcast_ref::<rustls::Error>().is_some()
+            || text.contains("TLS")
+            || text.contains("tls")
+            || text.contains("certificate")
+        {
+            return true;
+        }
+        source = err.source();
+    }
+    false
+}
+
+fn tls_failed(host: &str, port: u16, mode: &str) -> Observation {
+    unreachable(
+        "tls_failed",
+        format!(
+            "no verified TLS connection to {host}:{port} in mode {mode}; check that the server's certificate names {host} and is signed by a public CA or by ca_certificate"
+        ),
+    )
+}
+
+/// TLS for a PostgreSQL test: chain and name against the public roots and the credential's CA,
+/// or the chain only for `verify-ca` with a CA of its own.
+fn postgres_tls(
+    mode: &str,
+    extra: &[CertificateDer<'static>],
+) -> Result<rustls::ClientConfig, Observation> {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let roots = Arc::new(roots(extra));
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|_| unreachable("tls_failed", "no TLS protocol version in common"))?;
+    if mode == "verify-ca" && !extra.is_empty() {
+        let inner = WebPkiServerVerifier::builder_with_provider(roots, provider)
+            .build()
+            .map_err(|_| {
+                rejected(
+                    "invalid_ca_certificate",
+                    "ca_certificate cannot serve as a root",
+                )
+            })?;
+        return Ok(builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(ChainOnly(inner)))
+            .with_no_client_auth());
+    }
+    Ok(builder.with_root_certificates(roots).with_no_client_auth())
+}
 
 /// Where and as whom to log in: the fields both databases need, the address vetted by the guard.
 struct Database<'a> {
@@ -73,7 +209,10 @@ pub async fn postgres(t: &Testers, target: &Target<'_>) -> Observation {
         "prefer" => SslMode::Prefer,
         _ => SslMode::Require,
     });
-    let tls = tokio_postgres_rustls::MakeRustlsConnect::new(tls_config());
+    let tls = match extra_roots(target).and_then(|extra| postgres_tls(mode, &extra)) {
+        Ok(config) => tokio_postgres_rustls::MakeRustlsConnect::new(config),
+        Err(o) => return o,
+    };
     let client = match config.connect(tls).await {
         Ok((client, connection)) => {
             tokio::spawn(async move {
@@ -104,12 +243,7 @@ pub async fn postgres(t: &Testers, target: &Target<'_>) -> Observation {
                     "server_error",
                     format!("PostgreSQL answered SQLSTATE {}", c.code()),
                 ),
-                None if e.to_string().contains("tls") || e.to_string().contains("TLS") => {
-                    unreachable(
-                        "tls_failed",
-                        format!("no TLS connection to {host}:{port} in mode {mode}"),
-                    )
-                }
+                None if tls_failure(&e) => tls_failed(host, port, mode),
                 None => unreachable(
                     "connection_failed",
                     format!(
@@ -142,8 +276,14 @@ pub async fn mysql(t: &Testers, target: &Target<'_>) -> Observation {
         addr,
     } = db;
     let mode = target.text("tls_mode").unwrap_or("prefer");
+    let extra = match extra_roots(target) {
+        Ok(extra) => extra,
+        Err(o) => return o,
+    };
+    // The name the user gave, for TLS; the address the guard checked, for the connection.
     let mut opts = mysql_async::OptsBuilder::default()
-        .ip_or_hostname(addr.to_string())
+        .ip_or_hostname(host)
+        .resolved_ips(Some(vec![addr]))
         .tcp_port(port)
         .user(Some(user))
         .pass(Some(target.secret("password").unwrap_or_default()))
@@ -151,7 +291,14 @@ pub async fn mysql(t: &Testers, target: &Target<'_>) -> Observation {
         .prefer_socket(false)
         .wait_timeout(Some(10));
     if !matches!(mode, "disable" | "prefer") {
-        opts = opts.ssl_opts(Some(mysql_async::SslOpts::default()));
+        // mysql_async adds these (DER here) to the public roots.
+        let ssl = mysql_async::SslOpts::default().with_root_certs(
+            extra
+                .iter()
+                .map(|der| der.as_ref().to_vec().into())
+                .collect(),
+        );
+        opts = opts.ssl_opts(Some(ssl));
     }
     let mut conn = match mysql_async::Conn::new(opts).await {
         Ok(c) => c,
@@ -168,6 +315,7 @@ pub async fn mysql(t: &Testers, target: &Target<'_>) -> Observation {
                 code => unreachable("server_error", format!("MySQL answered error {code}")),
             }
         }
+        Err(e) if tls_failure(&e) => return tls_failed(host, port, mode),
         Err(_) => {
             return unreachable(
                 "connection_failed",

@@ -808,3 +808,71 @@ async fn connection_tests_are_rate_limited_per_user_and_per_organisation() {
     let plain = json!({"name": "plain", "connector": "rest_api", "fields": {"validation_url": format!("{web}/open")}});
     assert_eq!(app.post("carol", "/credentials", &plain).await.status, 201);
 }
+
+/// Issue 11, item 10: TLS against real servers (the local PostgreSQL and MariaDB with TLS on,
+/// a CA made at set-up, a certificate for `localhost`). The certificate is checked against the
+/// host name the user gave while the connection goes to the address the guard checked.
+#[tokio::test]
+async fn tls_verifies_the_server_by_the_name_the_user_gave() {
+    let app = TestApp::spawn().await;
+    let ca = servers_file("tls/ca.crt");
+    let db = |connector: &str, host: &str, mode: &str, ca: Option<&str>, password: &str| {
+        let (port, right) = match connector {
+            "postgres" => (55432, "pg-right-password"),
+            _ => (53306, "my-right-password"),
+        };
+        let password = if password == "right" {
+            right
+        } else {
+            "wrong-password"
+        };
+        let mut fields = json!({"host": host, "port": port, "database": "sales", "username": "latchkey",
+            "password": password, "tls_mode": mode});
+        if let Some(ca) = ca {
+            fields["ca_certificate"] = json!(ca);
+        }
+        json!({"connector": connector, "fields": fields})
+    };
+    // connector, host, TLS mode, with or without the CA, password, expected result and code
+    let cases = [
+        "postgres localhost verify-full ca     right valid        ok",
+        "postgres localhost require     ca     right valid        ok",
+        "postgres localhost verify-full ca     wrong invalid      auth_rejected",
+        "postgres localhost verify-full no-ca  right inconclusive tls_failed",
+        "postgres 127.0.0.1 verify-full ca     right inconclusive tls_failed",
+        "postgres 127.0.0.1 verify-ca   ca     right valid        ok",
+        "mysql    localhost verify-full ca     right valid        ok",
+        "mysql    localhost require     ca     right valid        ok",
+        "mysql    localhost verify-full ca     wrong invalid      auth_rejected",
+        "mysql    localhost verify-full no-ca  right inconclusive tls_failed",
+        "mysql    127.0.0.1 verify-full ca     right inconclusive tls_failed",
+    ];
+    for case in cases {
+        let [connector, host, mode, with_ca, password, result, code] =
+            <[&str; 7]>::try_from(case.split_whitespace().collect::<Vec<_>>()).unwrap();
+        let body = db(
+            connector,
+            host,
+            mode,
+            (with_ca == "ca").then_some(ca.as_str()),
+            password,
+        );
+        let reply = app.post("alice", "/credentials/test", &body).await;
+        assert_eq!(
+            (reply.body["result"].as_str(), reply.body["code"].as_str()),
+            (Some(result), Some(code)),
+            "{case}: {}",
+            reply.text
+        );
+    }
+    // A private key is never accepted as a CA certificate.
+    let key = "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----\n";
+    let reply = app
+        .post(
+            "alice",
+            "/credentials/test",
+            &db("postgres", "localhost", "verify-full", Some(key), "right"),
+        )
+        .await;
+    assert_eq!(reply.code(), "invalid_field", "{}", reply.text);
+}
