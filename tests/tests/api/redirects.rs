@@ -133,10 +133,17 @@ async fn no_credential_follows_a_redirect_to_another_origin() {
     );
     let responses = app.bodies.lock().unwrap().join("\n");
     let logs = captured_logs();
+    let items = format!("{:?}", app.table_items().await);
     for c in &planted {
         assert!(!responses.contains(c.as_str()), "{c} in a response");
         assert!(!logs.contains(c.as_str()), "{c} in a log line");
+        assert!(!items.contains(c.as_str()), "{c} in a DynamoDB item");
     }
+    // The stored one stays where it belongs.
+    assert_eq!(
+        app.stored_secret(&id).await["refresh_token"],
+        refresh.as_str()
+    );
 }
 
 #[tokio::test]
