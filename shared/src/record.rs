@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use time::OffsetDateTime;
 
 use crate::domain::{Acl, CredentialId, Role, Status};
-use crate::status::{observe, Observation, StatusState, Trigger, Verdict};
+use crate::status::{observe, reset_by_edit, Observation, StatusState, Trigger, Verdict};
 
 /// The credential's metadata item. Secret values live in Secrets Manager; this holds only the
 /// names of the secret fields that are set and the secret version that holds their values.
@@ -135,22 +135,37 @@ impl CredentialRecord {
         trigger: Trigger,
         now: OffsetDateTime,
     ) -> Option<(Status, Status)> {
-        let mut state = StatusState {
+        let mut state = self.take_status();
+        let transition = observe(&mut state, observation, trigger, now);
+        self.put_status(state);
+        transition
+    }
+
+    /// Connection details changed: the status goes back to `untested`.
+    pub fn reset_status_by_edit(&mut self, now: OffsetDateTime) {
+        let mut state = self.take_status();
+        reset_by_edit(&mut state, now);
+        self.put_status(state);
+    }
+
+    fn take_status(&mut self) -> StatusState {
+        StatusState {
             status: self.status,
             code: self.status_code.take(),
             reason: self.status_reason.take(),
             trigger: self.status_trigger.take(),
             verified_at: self.verified_at,
             changed_at: self.status_changed_at,
-        };
-        let transition = observe(&mut state, observation, trigger, now);
+        }
+    }
+
+    fn put_status(&mut self, state: StatusState) {
         self.status = state.status;
         self.status_code = state.code;
         self.status_reason = state.reason;
         self.status_trigger = state.trigger;
         self.verified_at = state.verified_at;
         self.status_changed_at = state.changed_at;
-        transition
     }
 
     pub fn is_deleted(&self) -> bool {

@@ -118,6 +118,15 @@ pub fn observe(
     }
 }
 
+/// An edit of connection details makes the last verdict meaningless: back to `untested`.
+pub fn reset_by_edit(state: &mut StatusState, now: OffsetDateTime) {
+    state.status = Status::Untested;
+    state.code = Some("edited".into());
+    state.reason = Some("connection details changed since the last test".into());
+    state.trigger = Some(Trigger::Edit);
+    state.changed_at = Some(now);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

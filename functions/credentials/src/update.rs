@@ -6,7 +6,7 @@ use latchkey_shared::access::{check_if_match, commit, load_for, refuse_deleted, 
 use latchkey_shared::authz::Action;
 use latchkey_shared::catalog::{catalog, SecretFields};
 use latchkey_shared::commit::Write;
-use latchkey_shared::domain::{Caller, Status};
+use latchkey_shared::domain::Caller;
 use latchkey_shared::error::ApiError;
 use latchkey_shared::http::{credential_response, if_match_version, json_object, query_param};
 use latchkey_shared::record::{HistoryAction, HistoryEntry};
@@ -93,11 +93,7 @@ pub async fn patch(
     }
     if auth_changed {
         // A verdict about other connection details says nothing about these.
-        next.status = Status::Untested;
-        next.status_code = Some("edited".into());
-        next.status_reason = Some("connection details changed since the last test".into());
-        next.status_trigger = Some(latchkey_shared::status::Trigger::Edit);
-        next.status_changed_at = Some(now);
+        next.reset_status_by_edit(now);
     }
     // Token credentials whose details changed fetch a token for the new details at once;
     // turning auto-refresh off takes them out of the sweep.
