@@ -102,6 +102,14 @@ pub struct TestAllowance {
     pub per_org: u32,
 }
 
+/// How one attempt to count a connection test went.
+enum Counted {
+    Yes,
+    Over(Exhausted),
+    /// Another test's transaction touched the same counter at the same moment.
+    Conflict,
+}
+
 /// Which allowance a connection test would exceed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Exhausted {
@@ -773,8 +781,27 @@ impl Store {
         if counters.is_empty() {
             return Ok(None);
         }
+        // Tests that start at the same moment conflict on the counters; each retries (fail
+        // closed: after the last try the test counts as over the limit).
+        for attempt in 0..5u64 {
+            match self.count_test_once(&counters, minute).await? {
+                Counted::Yes => return Ok(None),
+                Counted::Over(which) => return Ok(Some(which)),
+                Counted::Conflict => {
+                    tokio::time::sleep(std::time::Duration::from_millis(10 + 20 * attempt)).await
+                }
+            }
+        }
+        Ok(Some(counters[0].0))
+    }
+
+    async fn count_test_once(
+        &self,
+        counters: &[(Exhausted, String, u32)],
+        minute: i64,
+    ) -> Result<Counted, ApiError> {
         let mut items = Vec::new();
-        for (_, pk, limit) in &counters {
+        for (_, pk, limit) in counters {
             let update = Update::builder()
                 .table_name(&self.table)
                 .key("pk", s(pk))
@@ -797,7 +824,7 @@ impl Store {
             .send()
             .await
         {
-            Ok(_) => Ok(None),
+            Ok(_) => Ok(Counted::Yes),
             Err(err) => {
                 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
                 let Some(TransactWriteItemsError::TransactionCanceledException(e)) =
@@ -805,14 +832,20 @@ impl Store {
                 else {
                     return Err(sdk(err));
                 };
-                let exhausted = e
-                    .cancellation_reasons()
+                let reasons = e.cancellation_reasons();
+                let exhausted = reasons
                     .iter()
-                    .zip(&counters)
+                    .zip(counters)
                     .find(|(r, _)| r.code() == Some("ConditionalCheckFailed"))
                     .map(|(_, (which, _, _))| *which);
                 match exhausted {
-                    Some(which) => Ok(Some(which)),
+                    Some(which) => Ok(Counted::Over(which)),
+                    None if reasons
+                        .iter()
+                        .any(|r| r.code() == Some("TransactionConflict")) =>
+                    {
+                        Ok(Counted::Conflict)
+                    }
                     None => Err(sdk(err)),
                 }
             }

@@ -77,6 +77,14 @@ impl Service {
                 "only token URL and OAuth 2.0 credentials have tokens to refresh",
             ));
         }
+        // A refresh on demand reaches a URL the caller may have chosen and says how it went:
+        // as much an oracle as a connection test, so it counts as one.
+        latchkey_shared::http::admit_connection_test(
+            &self.aws.store,
+            self.config.test_rate,
+            caller,
+        )
+        .await?;
         let refresher = Refresher {
             aws: &self.aws,
             testers: &self.testers,

@@ -62,9 +62,11 @@ pub async fn patch(
     }
 
     let now = OffsetDateTime::now_utc();
-    // The complete new secret set, if it changes: the stored values of secrets the request did
-    // not mention, and the ones it supplied.
-    let new_secrets = if changes.touches_secrets(&record.secret_fields) {
+    // The complete new secret set when the secrets or any connection detail change: the stored
+    // values of secrets the request did not mention, and the ones it supplied. A new version even
+    // when the values stay: an interrupted refresh or connect is adopted only from the version
+    // named now, so tokens fetched for the old details never come back after this edit.
+    let new_secrets = if changes.touches_secrets(&record.secret_fields) || auth_changed {
         let kept: BTreeSet<&String> = changes
             .secret_names
             .iter()

@@ -122,12 +122,15 @@ fn postgres_tls(
     extra: &[CertificateDer<'static>],
 ) -> Result<rustls::ClientConfig, Observation> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let roots = Arc::new(roots(extra));
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|_| unreachable("tls_failed", "no TLS protocol version in common"))?;
     if mode == "verify-ca" && !extra.is_empty() {
-        let inner = WebPkiServerVerifier::builder_with_provider(roots, provider)
+        // Only the credential's CA: with the public roots too, any public certificate for any
+        // name would pass a check that skips the name.
+        let mut own = rustls::RootCertStore::empty();
+        own.add_parsable_certificates(extra.iter().cloned());
+        let inner = WebPkiServerVerifier::builder_with_provider(Arc::new(own), provider)
             .build()
             .map_err(|_| {
                 rejected(
@@ -140,7 +143,9 @@ fn postgres_tls(
             .with_custom_certificate_verifier(Arc::new(ChainOnly(inner)))
             .with_no_client_auth());
     }
-    Ok(builder.with_root_certificates(roots).with_no_client_auth())
+    Ok(builder
+        .with_root_certificates(Arc::new(roots(extra)))
+        .with_no_client_auth())
 }
 
 /// Where and as whom to log in: the fields both databases need, the address vetted by the guard.

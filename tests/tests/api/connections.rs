@@ -807,6 +807,22 @@ async fn connection_tests_are_rate_limited_per_user_and_per_organisation() {
     // A create without a test is not a test.
     let plain = json!({"name": "plain", "connector": "rest_api", "fields": {"validation_url": format!("{web}/open")}});
     assert_eq!(app.post("carol", "/credentials", &plain).await.status, 201);
+    // A refresh on demand reaches a URL too, and says how it went: it counts as a test.
+    let token_url = json!({"name": "t", "connector": "rest_api", "auth_type": "token_url",
+        "fields": {"token_url": format!("{web}/token"), "client_id": test_servers::CLIENT.0, "client_secret": test_servers::CLIENT.1}});
+    let id = app.create("carol", &token_url).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let refresh = app
+        .post("carol", &format!("/credentials/{id}/refresh"), &json!({}))
+        .await;
+    assert_eq!(
+        (refresh.status.as_u16(), refresh.code()),
+        (429, "rate_limited"),
+        "{}",
+        refresh.text
+    );
 }
 
 /// Issue 11, item 10: TLS against real servers (the local PostgreSQL and MariaDB with TLS on,

@@ -173,3 +173,71 @@ async fn a_test_verdict_bumps_the_version() {
         .await;
     assert_eq!(stale.status, 412, "{}", stale.text);
 }
+
+/// A connect (or refresh) whose commit lost to another write leaves its tokens under the refresh
+/// label. An edit that moves the credential without any secret to re-enter (a public client,
+/// never connected) must still start a new secret version, or those tokens would be adopted and
+/// the refresh token sent to the new token URL.
+#[tokio::test]
+async fn tokens_of_a_lost_connect_never_follow_a_move_that_needed_no_secrets() {
+    let app = TestApp::spawn().await;
+    let web = crate::test_servers::base_url();
+    let body = json!({"name": "public client", "connector": "rest_api", "auth_type": "oauth2_authorization_code",
+        "fields": {"authorize_url": format!("{web}/authorize"), "token_url": format!("{web}/provider/none/token"), "client_id": "public"}});
+    let id = app.create("alice", &body).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // What a callback whose commit lost left behind: the tokens, derived from the named version.
+    let named = app.secret_version(&id).await;
+    let mut tokens = latchkey_shared::catalog::SecretFields::default();
+    for (k, v) in [
+        ("access_token", "victim-access"),
+        ("refresh_token", "victim-refresh"),
+    ] {
+        tokens
+            .0
+            .insert(k.into(), secrecy::SecretString::from(v.to_owned()));
+    }
+    latchkey_shared::vault::Vault::new(app.secrets(), &app.secret_prefix)
+        .put_pending(
+            &latchkey_shared::domain::CredentialId::parse(&id).unwrap(),
+            &tokens,
+            latchkey_shared::vault::Pending::Refresh,
+            &named,
+        )
+        .await
+        .unwrap();
+
+    let (attacker_url, received) = recorder();
+    let moved = app
+        .call(
+            Method::PATCH,
+            &format!("/credentials/{id}"),
+            Some(&app.token("alice")),
+            Some(&json!({"fields": {"token_url": format!("{attacker_url}/token")}})),
+            &[],
+        )
+        .await;
+    assert_eq!(moved.status, 200, "no secret to re-enter: {}", moved.text);
+    assert_ne!(
+        app.secret_version(&id).await,
+        named,
+        "the move starts a new version"
+    );
+    let refreshed = app
+        .call(
+            Method::POST,
+            &format!("/credentials/{id}/refresh"),
+            Some(&app.token("alice")),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(refreshed.status, 200, "{}", refreshed.text);
+    let got = received();
+    assert!(
+        got.iter().all(|r| !r.contains("victim-")),
+        "the lost connect's tokens reached the new token URL: {got:#?}"
+    );
+}
