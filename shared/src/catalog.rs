@@ -1073,4 +1073,54 @@ mod tests {
             .unwrap_err();
         assert_eq!(err.code(), "missing_field");
     }
+
+    mod properties {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        fn text() -> impl Strategy<Value = String> {
+            prop_oneof![
+                ".{0,24}",
+                "https?://[a-z]{1,8}(\\.example)?\\.com(:[0-9]{1,5})?/[a-z0-9?=&_%-]{0,16}",
+                "[a-zA-Z0-9._-]{1,12}",
+                "-----BEGIN [A-Z ]{1,16}-----\n[A-Za-z0-9+/=]{0,20}\n-----END [A-Z ]{1,16}-----",
+            ]
+        }
+
+        fn json_value() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::Bool),
+                any::<i64>().prop_map(Value::from),
+                any::<f64>().prop_map(Value::from),
+                text().prop_map(Value::String),
+            ];
+            leaf.prop_recursive(2, 16, 4, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                    prop::collection::btree_map(text(), inner, 0..4)
+                        .prop_map(|m| Value::Object(m.into_iter().collect())),
+                ]
+            })
+        }
+
+        proptest! {
+            /// Any value for any field of any connector: a verdict, never a panic; and what a
+            /// field accepts, it accepts again unchanged (the stored form is a fixed point).
+            #[test]
+            fn field_validation_never_panics_and_is_a_fixed_point(value in json_value()) {
+                for conn in &catalog().connectors {
+                    for (name, spec) in &conn.fields {
+                        if let Ok(Normalised::Public(stored)) = normalise(name, spec, &value) {
+                            let again = normalise(name, spec, &stored);
+                            prop_assert!(
+                                matches!(&again, Ok(Normalised::Public(v)) if *v == stored),
+                                "{}.{name}: {stored}", conn.id
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
 }

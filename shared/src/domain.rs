@@ -312,4 +312,26 @@ mod tests {
         assert_eq!(parse_tag("has space"), None);
         assert_eq!(parse_tag(&"x".repeat(65)), None);
     }
+
+    mod properties {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn ids_parse_to_exactly_what_was_given(raw in ".*", any_ulid in any::<u128>()) {
+                if let Ok(id) = CredentialId::parse(&raw) {
+                    prop_assert_eq!(id.as_str(), raw.as_str());
+                }
+                let id = format!("cred_{}", ulid::Ulid::from(any_ulid).to_string().to_ascii_lowercase());
+                let parsed = CredentialId::parse(&id).unwrap();
+                prop_assert_eq!(parsed.as_str(), id.as_str());
+                if let Ok(parsed) = parse_identifier(&raw) {
+                    prop_assert_eq!(&parsed, &raw);
+                    prop_assert!(!raw.contains([' ', ',', '#', ':', '/']));
+                    prop_assert!(is_plain_text(&raw, false));
+                }
+            }
+        }
+    }
 }

@@ -314,14 +314,19 @@ pub fn respond(result: Result<Response<Body>, ApiError>) -> Response<Body> {
 
 /// Parses an `If-Match` header: `"3"`, `3` or `W/"3"`.
 pub fn if_match_version(req: &Request) -> Result<Option<u64>, ApiError> {
-    let Some(raw) = header(req, "if-match") else {
-        return Ok(None);
-    };
-    raw.trim_start_matches("W/")
-        .trim_matches('"')
-        .parse::<u64>()
-        .map(Some)
-        .map_err(|_| {
+    header(req, "if-match")
+        .map(|raw| parse_if_match(&raw))
+        .transpose()
+}
+
+/// `"3"`, `3` or `W/"3"`: the version an ETag carried.
+pub fn parse_if_match(raw: &str) -> Result<u64, ApiError> {
+    let digits = raw.trim_start_matches("W/").trim_matches('"');
+    let valid = !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit());
+    valid
+        .then(|| digits.parse::<u64>().ok())
+        .flatten()
+        .ok_or_else(|| {
             ApiError::bad_request(
                 "invalid_if_match",
                 "If-Match must carry the credential's version, as sent in its ETag",
@@ -460,5 +465,25 @@ mod tests {
         assert_eq!(parse_teams("[]"), Vec::<String>::new());
         assert_eq!(parse_teams(r#"["data","ops"]"#), ["data", "ops"]);
         assert_eq!(parse_teams("data"), ["data"]);
+    }
+
+    mod properties {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn if_match_never_panics_and_round_trips_every_etag(raw in ".*", v in any::<u64>()) {
+                let _ = parse_if_match(&raw);
+                prop_assert_eq!(parse_if_match(&format!("\"{v}\"")).unwrap(), v);
+                prop_assert_eq!(parse_if_match(&format!("W/\"{v}\"")).unwrap(), v);
+                prop_assert_eq!(parse_if_match(&v.to_string()).unwrap(), v);
+            }
+
+            #[test]
+            fn bodies_parse_without_panicking(raw in ".{0,200}") {
+                let _ = serde_json::from_str::<UniqueKeys>(&raw);
+            }
+        }
     }
 }

@@ -101,4 +101,19 @@ mod tests {
             );
         }
     }
+
+    mod properties {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn tokens_round_trip_and_garbage_never_panics(position in ".*", raw in ".*") {
+                let alice = Caller { user_id: "alice".into(), org_id: "acme".into(), teams: vec![] };
+                let token = encode(&alice, "credentials", &position);
+                prop_assert_eq!(decode(&alice, "credentials", &token).unwrap(), position);
+                let _ = decode(&alice, "credentials", &raw);
+            }
+        }
+    }
 }

@@ -233,18 +233,41 @@ fn idempotency_key(req: &Request, caller: &Caller) -> Result<Option<String>, Api
     let Some(raw) = req.headers().get("idempotency-key") else {
         return Ok(None);
     };
-    let raw = raw.as_bytes();
-    let valid =
-        (1..=IDEMPOTENCY_KEY_MAX).contains(&raw.len()) && raw.iter().all(u8::is_ascii_graphic);
-    let key = String::from_utf8_lossy(raw);
-    if !valid {
-        return Err(ApiError::bad_request(
-            "invalid_idempotency_key",
-            "Idempotency-Key must be 1 to 255 visible ASCII characters",
-        ));
-    }
+    let key = parse_idempotency_key(raw.as_bytes())?;
     Ok(Some(format!(
         "IDEM#{}#{}#{}",
         caller.org_id, caller.user_id, key
     )))
+}
+
+/// 1 to 255 visible ASCII characters, exactly as sent.
+fn parse_idempotency_key(raw: &[u8]) -> Result<&str, ApiError> {
+    let valid =
+        (1..=IDEMPOTENCY_KEY_MAX).contains(&raw.len()) && raw.iter().all(u8::is_ascii_graphic);
+    std::str::from_utf8(raw)
+        .ok()
+        .filter(|_| valid)
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_idempotency_key",
+                "Idempotency-Key must be 1 to 255 visible ASCII characters",
+            )
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn idempotency_keys_are_visible_ascii_taken_as_sent(raw in prop::collection::vec(any::<u8>(), 0..300)) {
+            let expected = (1..=255).contains(&raw.len()) && raw.iter().all(|b| (0x21..=0x7e).contains(b));
+            match parse_idempotency_key(&raw) {
+                Ok(key) => prop_assert!(expected && key.as_bytes() == raw.as_slice()),
+                Err(e) => prop_assert!(!expected && e.code() == "invalid_idempotency_key"),
+            }
+        }
+    }
 }
