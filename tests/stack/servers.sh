@@ -38,6 +38,7 @@ wait_port() {
 # ca_certificate names, and verify-full checks the host name against the certificate.
 make_tls() {
   [ -f "$state/tls/server.crt" ] && return 0
+  need_apt openssl
   local dir="$state/tls"
   mkdir -p "$dir"
   openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=Latchkey test CA" \
