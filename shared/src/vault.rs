@@ -72,6 +72,17 @@ fn own_ulid(version: &str) -> Option<ulid::Ulid> {
     ulid::Ulid::from_string(own).ok()
 }
 
+/// Whether this service wrote `version` after `other`. Commits are conditioned on the version
+/// read, and each version is written after that read, so the later version is the later commit.
+/// A version this service did not write is never newer.
+fn newer_than(version: &str, other: &str) -> bool {
+    match (own_ulid(version), own_ulid(other)) {
+        (Some(v), Some(o)) => v > o,
+        (Some(_), None) => true,
+        _ => false,
+    }
+}
+
 /// Whether `version` was derived from `parent` (written from exactly that version's secrets).
 pub fn derives_from(version: &str, parent: &str) -> bool {
     let recorded = version
@@ -202,7 +213,9 @@ impl Vault {
             .flatten()
             .find(|(_, stages)| stages.iter().any(|s| s == CURRENT))
             .map(|(v, _)| v.clone());
-        if current.as_deref() == Some(version) {
+        if current.as_deref().is_some_and(|c| !newer_than(version, c)) {
+            // Already there, or a later commit's version holds it: a late promote never moves
+            // AWSCURRENT back to older secrets.
             return Ok(());
         }
         self.client
@@ -414,5 +427,20 @@ mod tests {
         let orphan = derived_version_token("not-ours");
         assert!(!derives_from(&orphan, "not-ours"));
         assert!(!derives_from(&orphan, &format!("x-{}", ulid::Ulid::nil())));
+    }
+
+    #[test]
+    fn a_late_promote_never_moves_current_back() {
+        let id = CredentialId::generate();
+        let first = first_version_token(&id);
+        let older = derived_version_token(&first);
+        // ULIDs order by millisecond; within one they are random.
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let newer = derived_version_token(&older);
+        assert!(newer_than(&newer, &older));
+        assert!(!newer_than(&older, &newer));
+        assert!(!newer_than(&older, &older));
+        assert!(newer_than(&older, "not-ours"));
+        assert!(!newer_than("not-ours", &older));
     }
 }
