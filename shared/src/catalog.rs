@@ -72,6 +72,8 @@ pub enum FieldType {
     StringList,
     /// One or more PEM `CERTIFICATE` blocks (a CA to trust): public, never a private key.
     PemCertificates,
+    /// An AWS region name (`eu-central-1`): it becomes part of a host name.
+    AwsRegion,
     /// A Snowflake-style account identifier: put into a host name, so nothing that could end or
     /// extend one (`/`, `:`, `@`, `#`, `..`).
     AccountIdentifier,
@@ -611,6 +613,19 @@ fn normalise(name: &str, spec: &FieldSpec, value: &Value) -> Result<Normalised, 
             }
             Value::String(pem)
         }
+        FieldType::AwsRegion => {
+            let region = string(value)?;
+            let ok = region.starts_with(|c: char| c.is_ascii_lowercase())
+                && region
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+            if !ok {
+                return Err(invalid(
+                    "an AWS region such as eu-central-1: lowercase letters, digits and -".into(),
+                ));
+            }
+            Value::String(region)
+        }
         FieldType::AccountIdentifier => {
             let account = string(value)?;
             let ok = account.starts_with(|c: char| c.is_ascii_alphanumeric())
@@ -797,6 +812,7 @@ mod tests {
             }
             FieldType::StringList => (json!(["a"]), json!(["b"])),
             FieldType::AccountIdentifier => (json!("acme-one"), json!("acme-two")),
+            FieldType::AwsRegion => (json!("eu-central-1"), json!("us-east-1")),
             FieldType::PemCertificates => (
                 json!("-----BEGIN CERTIFICATE-----\nA\n-----END CERTIFICATE-----\n"),
                 json!("-----BEGIN CERTIFICATE-----\nB\n-----END CERTIFICATE-----\n"),
@@ -918,6 +934,21 @@ mod tests {
             let err = account(bad).unwrap_err();
             assert_eq!(err.code(), "invalid_field", "{bad}");
             assert!(err.public_message().contains("`account`"), "{bad}");
+        }
+        let s3 = catalog().connector("s3").unwrap();
+        let auth = s3.auth_type(None).unwrap();
+        let region = |r: &str| {
+            s3.validate_new(auth, &fields(json!({"access_key_id": "AKIA", "secret_access_key": "s", "bucket": "b", "region": r})))
+        };
+        assert!(region("eu-central-1").is_ok());
+        for bad in [
+            "evil.example/x",
+            "us-east-1.attacker",
+            "US-EAST-1",
+            "-x",
+            "a b",
+        ] {
+            assert_eq!(region(bad).unwrap_err().code(), "invalid_field", "{bad}");
         }
     }
 
