@@ -102,6 +102,27 @@ pub struct TestAllowance {
     pub per_org: u32,
 }
 
+const CONDITION_FAILED: &str = "ConditionalCheckFailed";
+const CONFLICT: &str = "TransactionConflict";
+
+/// A transaction DynamoDB cancelled: each item's reason code, in item order.
+struct Cancelled(Vec<Option<String>>);
+
+impl Cancelled {
+    /// Whether item `i` was cancelled for one of `codes`.
+    fn is(&self, i: usize, codes: &[&str]) -> bool {
+        self.0
+            .get(i)
+            .and_then(Option::as_deref)
+            .is_some_and(|c| codes.contains(&c))
+    }
+
+    /// A cancellation the caller did not expect: internal, with the reasons for the log.
+    fn unexpected(&self) -> ApiError {
+        ApiError::internal(format!("transaction cancelled: {:?}", self.0))
+    }
+}
+
 /// How one attempt to count a connection test went.
 enum Counted {
     Yes,
@@ -300,6 +321,29 @@ impl Store {
         }
         let idempotency_index = change.idempotency.map(|_| items.len() - 1);
 
+        let cancelled = match self.transact(items).await? {
+            Ok(()) => return Ok(WriteOutcome::Written),
+            Err(cancelled) => cancelled,
+        };
+        // A concurrent transaction on the same item (TransactionConflict) lost the same race a
+        // failed condition did.
+        let lost = |i: usize| cancelled.is(i, &[CONDITION_FAILED, CONFLICT]);
+        if idempotency_index.is_some_and(lost) {
+            Ok(WriteOutcome::IdempotencyKeyTaken)
+        } else if lost(0) {
+            Ok(WriteOutcome::VersionConflict)
+        } else {
+            Err(cancelled.unexpected())
+        }
+    }
+
+    /// Runs one transaction. `Ok(Err(_))` is DynamoDB cancelling it (a condition failed or
+    /// another transaction touched an item), with each item's reason; other failures are `Err`.
+    async fn transact(
+        &self,
+        items: Vec<TransactWriteItem>,
+    ) -> Result<Result<(), Cancelled>, ApiError> {
+        use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
         match self
             .client
             .transact_write_items()
@@ -307,33 +351,18 @@ impl Store {
             .send()
             .await
         {
-            Ok(_) => Ok(WriteOutcome::Written),
-            Err(err) => {
-                use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-                let reasons = match err.as_service_error() {
-                    Some(TransactWriteItemsError::TransactionCanceledException(e)) => {
-                        Some(e.cancellation_reasons().to_vec())
-                    }
-                    _ => None,
-                };
-                let Some(reasons) = reasons else {
-                    return Err(sdk(err));
-                };
-                // A concurrent transaction on the same item (TransactionConflict) lost the same
-                // race a failed condition did.
-                let failed = |i: usize| {
-                    reasons.get(i).and_then(|r| r.code()).is_some_and(|c| {
-                        c == "ConditionalCheckFailed" || c == "TransactionConflict"
-                    })
-                };
-                if idempotency_index.is_some_and(failed) {
-                    Ok(WriteOutcome::IdempotencyKeyTaken)
-                } else if failed(0) {
-                    Ok(WriteOutcome::VersionConflict)
-                } else {
-                    Err(sdk(err))
+            Ok(_) => Ok(Ok(())),
+            Err(err) => match err.as_service_error() {
+                Some(TransactWriteItemsError::TransactionCanceledException(e)) => {
+                    Ok(Err(Cancelled(
+                        e.cancellation_reasons()
+                            .iter()
+                            .map(|r| r.code().map(str::to_owned))
+                            .collect(),
+                    )))
                 }
-            }
+                _ => Err(sdk(err)),
+            },
         }
     }
 
@@ -682,26 +711,10 @@ impl Store {
                 .put(self.history_put(id, history)?)
                 .build(),
         ];
-        match self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-        {
-            Ok(_) => Ok(true),
-            Err(err) => {
-                use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-                match err.as_service_error() {
-                    Some(TransactWriteItemsError::TransactionCanceledException(e))
-                        if e.cancellation_reasons().first().and_then(|r| r.code())
-                            == Some("ConditionalCheckFailed") =>
-                    {
-                        Ok(false)
-                    }
-                    _ => Err(sdk(err)),
-                }
-            }
+        match self.transact(items).await? {
+            Ok(()) => Ok(true),
+            Err(cancelled) if cancelled.is(0, &[CONDITION_FAILED]) => Ok(false),
+            Err(cancelled) => Err(cancelled.unexpected()),
         }
     }
 
@@ -817,38 +830,17 @@ impl Store {
                 .map_err(ApiError::internal)?;
             items.push(TransactWriteItem::builder().update(update).build());
         }
-        match self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-        {
-            Ok(_) => Ok(Counted::Yes),
-            Err(err) => {
-                use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-                let Some(TransactWriteItemsError::TransactionCanceledException(e)) =
-                    err.as_service_error()
-                else {
-                    return Err(sdk(err));
-                };
-                let reasons = e.cancellation_reasons();
-                let exhausted = reasons
-                    .iter()
-                    .zip(counters)
-                    .find(|(r, _)| r.code() == Some("ConditionalCheckFailed"))
-                    .map(|(_, (which, _, _))| *which);
-                match exhausted {
-                    Some(which) => Ok(Counted::Over(which)),
-                    None if reasons
-                        .iter()
-                        .any(|r| r.code() == Some("TransactionConflict")) =>
-                    {
-                        Ok(Counted::Conflict)
-                    }
-                    None => Err(sdk(err)),
-                }
+        let cancelled = match self.transact(items).await? {
+            Ok(()) => return Ok(Counted::Yes),
+            Err(cancelled) => cancelled,
+        };
+        let exhausted = (0..counters.len()).find(|i| cancelled.is(*i, &[CONDITION_FAILED]));
+        match exhausted {
+            Some(i) => Ok(Counted::Over(counters[i].0)),
+            None if (0..counters.len()).any(|i| cancelled.is(i, &[CONFLICT])) => {
+                Ok(Counted::Conflict)
             }
+            None => Err(cancelled.unexpected()),
         }
     }
 
