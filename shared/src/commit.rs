@@ -22,9 +22,19 @@ use crate::Backends;
 pub enum Secrets {
     /// Untouched: the metadata keeps naming the version it named.
     Keep,
-    /// The complete new set of secret fields, written as a new version before the metadata
-    /// names it (the first version, for a create).
+    /// A create: the secret with its first version.
+    First(SecretFields),
+    /// The complete new set of secret fields, written as a new version (under the label of
+    /// `Pending`) derived from the one named, before the metadata names it.
     Replace(SecretFields, Pending),
+}
+
+/// What [`commit`] wrote to Secrets Manager before the metadata, so it knows what to promote
+/// or clean up afterwards.
+enum Written {
+    Nothing,
+    First,
+    Pending(Pending),
 }
 
 /// One change to one credential: the state it was read in, the state to write, and what else
@@ -66,8 +76,7 @@ impl<'a> Write<'a> {
         Self {
             before: None,
             next,
-            // The label is unused for a create: its version is the secret's first.
-            secrets: Secrets::Replace(secrets, Pending::Edit),
+            secrets: Secrets::First(secrets),
             history: vec![history],
             expiry: Expiry::Keep,
             grants: Grants::All,
@@ -122,23 +131,28 @@ pub async fn commit(aws: &Backends, write: Write<'_>) -> Result<Committed, ApiEr
     let id = next.id.clone();
     next.version = before.map_or(1, |b| b.version + 1);
 
-    let written = match secrets {
-        Secrets::Keep => {
-            let before = before.ok_or_else(|| ApiError::internal("a create needs its secrets"))?;
+    let written = match (secrets, before) {
+        (Secrets::Keep, Some(before)) => {
             next.secret_version = before.secret_version.clone();
-            None
+            Written::Nothing
         }
-        Secrets::Replace(fields, why) => {
-            next.secret_version = match before {
-                None => aws.vault.create(&id, &fields).await?,
-                Some(b) => {
-                    aws.vault
-                        .put_pending(&id, &fields, why, &b.secret_version)
-                        .await?
-                }
-            };
+        (Secrets::First(fields), None) => {
+            next.secret_version = aws.vault.create(&id, &fields).await?;
             next.secret_fields = fields.names();
-            Some(why)
+            Written::First
+        }
+        (Secrets::Replace(fields, why), Some(before)) => {
+            next.secret_version = aws
+                .vault
+                .put_pending(&id, &fields, why, &before.secret_version)
+                .await?;
+            next.secret_fields = fields.names();
+            Written::Pending(why)
+        }
+        _ => {
+            return Err(ApiError::internal(
+                "a create writes the first secret version; an update keeps or replaces one",
+            ))
         }
     };
 
@@ -156,7 +170,7 @@ pub async fn commit(aws: &Backends, write: Write<'_>) -> Result<Committed, ApiEr
         .await;
     let refused = match outcome {
         Ok(WriteOutcome::Written) => {
-            if let (Some(_), Some(before)) = (written, before) {
+            if let (Written::Pending(_), Some(before)) = (&written, before) {
                 if let Err(e) = aws
                     .vault
                     .promote(&id, &next.secret_version, &before.secret_version)
@@ -174,9 +188,9 @@ pub async fn commit(aws: &Backends, write: Write<'_>) -> Result<Committed, ApiEr
         // secret for the janitor, a refresh's tokens for adoption by the next refresh).
         Err(e) => return Err(e),
     };
-    match (written, before) {
-        (None, _) => {}
-        (Some(_), None) => {
+    match written {
+        Written::Nothing => {}
+        Written::First => {
             // The transaction was refused, so no metadata points at the new secret.
             if let Err(e) = aws.vault.destroy_unreferenced(&id).await {
                 tracing::warn!(credential_id = %id, error = %e, "unreferenced secret left for the orphan sweep");
@@ -185,8 +199,8 @@ pub async fn commit(aws: &Backends, write: Write<'_>) -> Result<Committed, ApiEr
         // A refresh's tokens may already be the only live ones (the provider rotated): they stay
         // under their label, adopted by the next refresh only if the version now named is the
         // one they derive from.
-        (Some(Pending::Refresh), Some(_)) => {}
-        (Some(why), Some(_)) => {
+        Written::Pending(Pending::Refresh) => {}
+        Written::Pending(why) => {
             if let Err(e) = aws.vault.abandon(&id, &next.secret_version, why).await {
                 tracing::warn!(credential_id = %id, error = %e, "refused secret version keeps its label");
             }
