@@ -814,9 +814,7 @@ async fn connection_tests_are_rate_limited_per_user_and_per_organisation() {
         .as_str()
         .unwrap()
         .to_owned();
-    let refresh = app
-        .post("carol", &format!("/credentials/{id}/refresh"), &json!({}))
-        .await;
+    let refresh = app.refresh("carol", &id).await;
     assert_eq!(
         (refresh.status.as_u16(), refresh.code()),
         (429, "rate_limited"),

@@ -210,6 +210,39 @@ impl TestApp {
             .await
     }
 
+    /// `POST /credentials/{id}/refresh` as `user`.
+    pub async fn refresh(&self, user: &str, id: &str) -> Reply {
+        self.call(
+            Method::POST,
+            &format!("/credentials/{id}/refresh"),
+            Some(&self.token(user)),
+            None,
+            &[],
+        )
+        .await
+    }
+
+    /// What a refresh or connect whose metadata commit was lost leaves behind: `secrets` as a
+    /// version under the refresh label, derived from the version the metadata names.
+    pub async fn plant_interrupted_refresh(&self, id: &str, secrets: &[(&str, &str)]) {
+        let mut fields = latchkey_shared::catalog::SecretFields::default();
+        for (k, v) in secrets {
+            fields
+                .0
+                .insert(k.to_string(), secrecy::SecretString::from(v.to_string()));
+        }
+        let named = self.secret_version(id).await;
+        latchkey_shared::vault::Vault::new(self.secrets(), &self.secret_prefix)
+            .put_pending(
+                &latchkey_shared::domain::CredentialId::parse(id).expect("credential id"),
+                &fields,
+                latchkey_shared::vault::Pending::Refresh,
+                &named,
+            )
+            .await
+            .expect("the interrupted refresh's version is written");
+    }
+
     /// Creates a credential and asserts it was created.
     pub async fn create(&self, user: &str, body: &Value) -> Value {
         let reply = self.post(user, "/credentials", body).await;

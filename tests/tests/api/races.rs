@@ -73,15 +73,7 @@ async fn an_edit_during_a_slow_refresh_never_resurrects_the_old_secrets() {
             .await
             .unwrap();
     assert_eq!(sweep.due, 1, "{sweep:?}");
-    let forced = app
-        .call(
-            Method::POST,
-            &format!("{path}/refresh"),
-            Some(&app.token("alice")),
-            None,
-            &[],
-        )
-        .await;
+    let forced = app.refresh("alice", &id).await;
     assert_eq!(forced.status, 200, "{}", forced.text);
     let resolver =
         latchkey_resolve::Resolver::new(&app.stack.aws, &app.stack.config("resolve").unwrap());
@@ -190,24 +182,14 @@ async fn tokens_of_a_lost_connect_never_follow_a_move_that_needed_no_secrets() {
         .to_owned();
     // What a callback whose commit lost left behind: the tokens, derived from the named version.
     let named = app.secret_version(&id).await;
-    let mut tokens = latchkey_shared::catalog::SecretFields::default();
-    for (k, v) in [
-        ("access_token", "victim-access"),
-        ("refresh_token", "victim-refresh"),
-    ] {
-        tokens
-            .0
-            .insert(k.into(), secrecy::SecretString::from(v.to_owned()));
-    }
-    latchkey_shared::vault::Vault::new(app.secrets(), &app.secret_prefix)
-        .put_pending(
-            &latchkey_shared::domain::CredentialId::parse(&id).unwrap(),
-            &tokens,
-            latchkey_shared::vault::Pending::Refresh,
-            &named,
-        )
-        .await
-        .unwrap();
+    app.plant_interrupted_refresh(
+        &id,
+        &[
+            ("access_token", "victim-access"),
+            ("refresh_token", "victim-refresh"),
+        ],
+    )
+    .await;
 
     let (attacker_url, received) = recorder();
     let moved = app
@@ -225,15 +207,7 @@ async fn tokens_of_a_lost_connect_never_follow_a_move_that_needed_no_secrets() {
         named,
         "the move starts a new version"
     );
-    let refreshed = app
-        .call(
-            Method::POST,
-            &format!("/credentials/{id}/refresh"),
-            Some(&app.token("alice")),
-            None,
-            &[],
-        )
-        .await;
+    let refreshed = app.refresh("alice", &id).await;
     assert_eq!(refreshed.status, 200, "{}", refreshed.text);
     let got = received();
     assert!(

@@ -2,7 +2,6 @@
 //! type, a server that redirects (307: method and body kept) to a second origin, which records
 //! whatever reaches it, gets nothing; a redirect within the origin is still followed.
 
-use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::helpers::{captured_logs, TestApp};
@@ -111,15 +110,7 @@ async fn no_credential_follows_a_redirect_to_another_origin() {
         .as_str()
         .unwrap()
         .to_owned();
-    let refreshed = app
-        .call(
-            Method::POST,
-            &format!("/credentials/{id}/refresh"),
-            Some(&app.token("alice")),
-            None,
-            &[],
-        )
-        .await;
+    let refreshed = app.refresh("alice", &id).await;
     assert_eq!(
         refreshed.body["refresh"]["outcome"], "failed",
         "{}",

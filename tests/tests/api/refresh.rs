@@ -187,15 +187,7 @@ async fn rotated_refresh_tokens_are_kept_and_a_refresh_limit_asks_for_reauthenti
     let path = format!("/credentials/{id}");
     let token = app.token("alice");
     for n in 1..=2 {
-        let r = app
-            .call(
-                Method::POST,
-                &format!("{path}/refresh"),
-                Some(&token),
-                None,
-                &[],
-            )
-            .await;
+        let r = app.refresh("alice", &id).await;
         assert_eq!(r.body["refresh"]["outcome"], "refreshed", "{}", r.text);
         let stored = app.stored_secret(&id).await;
         assert_ne!(
@@ -217,15 +209,7 @@ async fn rotated_refresh_tokens_are_kept_and_a_refresh_limit_asks_for_reauthenti
         "an old refresh token is never reused"
     );
 
-    let r = app
-        .call(
-            Method::POST,
-            &format!("{path}/refresh"),
-            Some(&token),
-            None,
-            &[],
-        )
-        .await;
+    let r = app.refresh("alice", &id).await;
     assert_eq!(
         r.body["refresh"]["outcome"], "reauth_required",
         "{}",
@@ -253,15 +237,7 @@ async fn rotated_refresh_tokens_are_kept_and_a_refresh_limit_asks_for_reauthenti
         .await;
     assert_eq!(operator.status, 201);
     assert_eq!(
-        app.call(
-            Method::POST,
-            &format!("{path}/refresh"),
-            Some(&app.token("olga")),
-            None,
-            &[]
-        )
-        .await
-        .status,
+        app.refresh("olga", &id).await.status,
         200,
         "operators may refresh"
     );
@@ -275,18 +251,7 @@ async fn rotated_refresh_tokens_are_kept_and_a_refresh_limit_asks_for_reauthenti
         )
         .await;
     assert_eq!(collaborator.status, 201);
-    assert_eq!(
-        app.call(
-            Method::POST,
-            &format!("{path}/refresh"),
-            Some(&app.token("carl")),
-            None,
-            &[]
-        )
-        .await
-        .status,
-        403
-    );
+    assert_eq!(app.refresh("carl", &id).await.status, 403);
 }
 
 #[tokio::test]
@@ -356,43 +321,22 @@ async fn tokens_an_interrupted_refresh_stored_are_adopted() {
         .await
         .unwrap();
     let rotated = exchanged["refresh_token"].as_str().unwrap().to_owned();
-    let vault = latchkey_shared::vault::Vault::new(app.secrets(), &app.secret_prefix);
-    let cred = latchkey_shared::domain::CredentialId::parse(&id).unwrap();
-    let mut secrets = latchkey_shared::catalog::SecretFields::default();
-    for (k, v) in [
-        ("client_secret", CLIENT.1),
-        ("refresh_token", rotated.as_str()),
-        ("access_token", exchanged["access_token"].as_str().unwrap()),
-    ] {
-        secrets
-            .0
-            .insert(k.into(), secrecy::SecretString::from(v.to_owned()));
-    }
-    let named = app.secret_version(&id).await;
-    vault
-        .put_pending(
-            &cred,
-            &secrets,
-            latchkey_shared::vault::Pending::Refresh,
-            &named,
-        )
-        .await
-        .unwrap();
+    app.plant_interrupted_refresh(
+        &id,
+        &[
+            ("client_secret", CLIENT.1),
+            ("refresh_token", rotated.as_str()),
+            ("access_token", exchanged["access_token"].as_str().unwrap()),
+        ],
+    )
+    .await;
     assert_eq!(
         app.stored_secret(&id).await["refresh_token"],
         initial.as_str(),
         "the metadata still names the spent token"
     );
 
-    let r = app
-        .call(
-            Method::POST,
-            &format!("/credentials/{id}/refresh"),
-            Some(&app.token("alice")),
-            None,
-            &[],
-        )
-        .await;
+    let r = app.refresh("alice", &id).await;
     assert_eq!(r.body["refresh"]["outcome"], "refreshed", "{}", r.text);
     assert_eq!(
         with_client(&client, |c| c.reused_refresh_tokens),
