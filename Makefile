@@ -15,7 +15,7 @@ export AWS_SECRET_ACCESS_KEY := test
 export LATCHKEY_PORT ?= 3000
 export LATCHKEY_DEV_JWT_SECRET ?= latchkey-dev-secret
 
-.PHONY: run test build bench watch emulator emulator-stop fmt lint
+.PHONY: run test build bench watch emulator emulator-stop fmt lint openapi
 
 run: emulator
 	cargo run --quiet -p latchkey-tests --bin local-api
@@ -37,6 +37,12 @@ build:
 
 bench:
 	tests/bench/bench.sh $(ARGS)
+
+# The OpenAPI document, generated from the handlers' types: commit the result (a test fails
+# when the checked-in file and the code disagree).
+openapi:
+	cargo run --quiet --locked -p latchkey-tests --bin local-api -- openapi > infra/openapi.json.tmp
+	mv infra/openapi.json.tmp infra/openapi.json
 
 emulator:
 	tests/stack/emulator.sh start

@@ -59,7 +59,7 @@ pub struct AuthType {
     pub optional: Vec<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FieldType {
     String,
@@ -219,61 +219,115 @@ impl Catalog {
     }
 
     /// The catalog as `GET /connectors` serves it: per auth type, the fields in form order.
-    pub fn describe(&self) -> Value {
-        let connectors: Vec<Value> = self
+    pub fn describe(&self) -> ConnectorList {
+        let connectors = self
             .connectors
             .iter()
-            .map(|c| {
-                let auth_types: Vec<Value> = c
+            .map(|c| ConnectorView {
+                id: c.id.clone(),
+                label: c.label.clone(),
+                description: c.description.clone(),
+                default_auth_type: c.default_auth_type.clone(),
+                auth_types: c
                     .auth_types
                     .iter()
-                    .map(|a| {
-                        let fields: Vec<Value> = c
+                    .map(|a| AuthTypeView {
+                        id: a.id.clone(),
+                        label: a.label.clone(),
+                        fields: c
                             .fields_of(a)
-                            .map(|(name, spec, required)| {
-                                let mut f = json!({
-                                    "name": name,
-                                    "label": spec.label,
-                                    "type": spec.kind,
-                                    "required": required,
-                                    "secret": spec.secret,
-                                    "default": spec.default,
-                                });
-                                if let Some(d) = &spec.description {
-                                    f["description"] = json!(d);
-                                }
-                                if let Some(v) = &spec.values {
-                                    f["values"] = json!(v);
-                                }
-                                match spec.locator {
-                                    Locator::No => {}
-                                    Locator::Any => f["locator"] = json!(true),
-                                    Locator::Weakening => f["locator"] = json!("weakening"),
-                                }
-                                if spec.held_by_service {
-                                    f["held_by_service"] = json!(true);
-                                }
-                                if spec.min.is_some() || spec.max.is_some() {
-                                    f["min"] = json!(spec.min);
-                                    f["max"] = json!(spec.max);
-                                }
-                                f
+                            .map(|(name, spec, required)| FieldView {
+                                name: name.to_owned(),
+                                label: spec.label.clone(),
+                                kind: spec.kind,
+                                required,
+                                secret: spec.secret,
+                                default: spec.default.clone(),
+                                description: spec.description.clone(),
+                                values: spec.values.clone(),
+                                locator: match spec.locator {
+                                    Locator::No => None,
+                                    Locator::Any => Some(Value::Bool(true)),
+                                    Locator::Weakening => Some(Value::from("weakening")),
+                                },
+                                held_by_service: spec.held_by_service.then_some(true),
+                                min: spec.min,
+                                max: spec.max,
                             })
-                            .collect();
-                        json!({ "id": a.id, "label": a.label, "fields": fields })
+                            .collect(),
                     })
-                    .collect();
-                json!({
-                    "id": c.id,
-                    "label": c.label,
-                    "description": c.description,
-                    "default_auth_type": c.default_auth_type,
-                    "auth_types": auth_types,
-                })
+                    .collect(),
             })
             .collect();
-        json!({ "connectors": connectors })
+        ConnectorList { connectors }
     }
+}
+
+fn locator_schema() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .enum_values(Some([json!(true), json!("weakening")]))
+        .build()
+}
+
+/// `GET /connectors`: what a form needs to ask for each connector and auth type.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ConnectorList {
+    pub connectors: Vec<ConnectorView>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ConnectorView {
+    pub id: String,
+    pub label: String,
+    pub description: Option<String>,
+    /// Used when a create names no `auth_type`.
+    pub default_auth_type: String,
+    pub auth_types: Vec<AuthTypeView>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AuthTypeView {
+    pub id: String,
+    pub label: String,
+    /// In form order: required first.
+    pub fields: Vec<FieldView>,
+}
+
+/// One field of a connector and auth type. The exact rules of each field are also in the
+/// OpenAPI document's `Fields.<connector>.<auth type>` schemas.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct FieldView {
+    pub name: String,
+    pub label: String,
+    #[serde(rename = "type")]
+    pub kind: FieldType,
+    pub required: bool,
+    /// Secret fields are write-only: a credential shows only that they are set.
+    pub secret: bool,
+    /// The value used when the field is left out.
+    pub default: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
+    pub description: Option<String>,
+    /// `enum` fields: the allowed values.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
+    pub values: Option<Vec<String>>,
+    /// `true`: changing it requires the secret fields again; `"weakening"`: only a change to a
+    /// weaker value does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false, schema_with = locator_schema)]
+    pub locator: Option<Value>,
+    /// A secret the service obtains itself (tokens); never asked of a person.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
+    pub held_by_service: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
+    pub min: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
+    pub max: Option<i64>,
 }
 
 impl Connector {
@@ -555,6 +609,87 @@ pub fn echoable_name(name: &str) -> String {
         format!("`{name}`")
     } else {
         "(a name that is not snake_case)".to_owned()
+    }
+}
+
+impl FieldSpec {
+    /// The field's rules as a JSON Schema (OpenAPI 3.1) for the API document: the same limits
+    /// [`normalise`] enforces, read from the same spec. Secret fields are `writeOnly`.
+    pub fn json_schema(&self) -> Value {
+        let max_len = self.max_length.unwrap_or(match self.kind {
+            FieldType::Text | FieldType::PemCertificates => TEXT_MAX_LENGTH,
+            _ => DEFAULT_MAX_LENGTH,
+        });
+        let text = json!({ "type": "string", "minLength": 1, "maxLength": max_len });
+        let mut schema = if self.secret {
+            let mut s = text;
+            s["writeOnly"] = json!(true);
+            s
+        } else {
+            match self.kind {
+                FieldType::String | FieldType::Text => text,
+                FieldType::Hostname => {
+                    let mut s = text;
+                    s["format"] = json!("hostname");
+                    s
+                }
+                FieldType::Url => {
+                    let mut s = text;
+                    s["format"] = json!("uri");
+                    s["pattern"] = json!("^[Hh][Tt][Tt][Pp][Ss]?://");
+                    s
+                }
+                FieldType::PemCertificates => {
+                    let mut s = text;
+                    s["pattern"] = json!("-----BEGIN CERTIFICATE-----");
+                    s
+                }
+                FieldType::AwsRegion => {
+                    let mut s = text;
+                    s["pattern"] = json!("^[a-z][a-z0-9-]*$");
+                    s
+                }
+                FieldType::AccountIdentifier => {
+                    let mut s = text;
+                    s["pattern"] = json!("^[A-Za-z0-9][A-Za-z0-9_-]*(\\.[A-Za-z0-9_-]+)*$");
+                    s
+                }
+                FieldType::Integer => {
+                    let mut s = json!({ "type": "integer" });
+                    if let Some(min) = self.min {
+                        s["minimum"] = json!(min);
+                    }
+                    if let Some(max) = self.max {
+                        s["maximum"] = json!(max);
+                    }
+                    s
+                }
+                FieldType::Boolean => json!({ "type": "boolean" }),
+                FieldType::Enum => json!({ "type": "string", "enum": self.values }),
+                FieldType::StringList => json!({
+                    "type": "array", "maxItems": MAX_LIST_ITEMS, "items": text,
+                }),
+                FieldType::Headers => json!({
+                    "type": "object",
+                    "maxProperties": MAX_LIST_ITEMS,
+                    "propertyNames": { "pattern": "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$" },
+                    "additionalProperties": { "type": "string", "minLength": 1, "pattern": "^[\\t\\x20-\\x7e]+$" },
+                    "description": format!("Not one of: {}.", RESERVED_HEADERS.join(", ")),
+                }),
+            }
+        };
+        let mut description = self.label.clone();
+        if let Some(d) = &self.description {
+            description = format!("{description}. {d}");
+        }
+        if let Some(extra) = schema.get("description").and_then(Value::as_str) {
+            description = format!("{description} {extra}");
+        }
+        schema["description"] = json!(description);
+        if let Some(default) = &self.default {
+            schema["default"] = default.clone();
+        }
+        schema
     }
 }
 

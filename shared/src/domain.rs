@@ -8,8 +8,11 @@ use std::str::FromStr;
 use crate::error::ApiError;
 
 /// `cred_` + a lowercase ULID: sortable by creation time, which gives listings a stable order.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(try_from = "String", into = "String")]
+#[schema(value_type = String, pattern = "^cred_[0-7][0-9a-hjkmnp-tv-z]{25}$", example = "cred_01jdz3k5m8q2r7t9v4w6x8y0za")]
 pub struct CredentialId(String);
 
 impl CredentialId {
@@ -64,7 +67,19 @@ impl fmt::Display for CredentialId {
 }
 
 /// Access levels, weakest first so that `Ord` reads as "at least".
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Collaborator,
@@ -101,7 +116,19 @@ impl FromStr for Role {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum PrincipalKind {
     User,
@@ -169,7 +196,7 @@ impl Caller {
 /// Who has which role on one credential, keyed by `Principal` display form (`user:alice`).
 pub type Acl = BTreeMap<String, Role>;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Untested,

@@ -5,8 +5,9 @@ use lambda_http::http::header::{CONTENT_TYPE, ETAG, RETRY_AFTER};
 use lambda_http::http::{HeaderValue, StatusCode};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
+use crate::api::{CredentialView, ErrorBody, ErrorDetail};
 use crate::domain::{parse_identifier, Caller};
 use crate::error::ApiError;
 
@@ -245,8 +246,14 @@ impl<'de> serde::de::Visitor<'de> for UniqueKeysVisitor {
     }
 }
 
-pub fn json_response(status: u16, body: &Value) -> Response<Body> {
-    let mut resp = Response::new(Body::Text(body.to_string()));
+/// A JSON answer. The body is one of the API's wire types ([`crate::api`]), which the OpenAPI
+/// document is derived from.
+pub fn json_response(status: u16, body: &impl serde::Serialize) -> Response<Body> {
+    let text = serde_json::to_string(body).unwrap_or_else(|e| {
+        tracing::error!(error = %e, "response did not serialize");
+        r#"{"error":{"code":"internal_error","message":"something went wrong on our side; it has been logged"}}"#.into()
+    });
+    let mut resp = Response::new(Body::Text(text));
     *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     resp.headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -254,12 +261,14 @@ pub fn json_response(status: u16, body: &Value) -> Response<Body> {
 }
 
 /// A credential representation with its version as the `ETag`, for `If-Match`.
-pub fn credential_response(status: u16, view: &Value) -> Response<Body> {
-    let mut resp = json_response(status, view);
-    if let Some(v) = view.get("version").and_then(Value::as_u64) {
-        if let Ok(etag) = HeaderValue::from_str(&format!("\"{v}\"")) {
-            resp.headers_mut().insert(ETAG, etag);
-        }
+pub fn credential_response(status: u16, view: &CredentialView) -> Response<Body> {
+    with_etag(json_response(status, view), view.version)
+}
+
+/// `ETag: "<version>"`, the form [`parse_if_match`] reads back.
+pub fn with_etag(mut resp: Response<Body>, version: u64) -> Response<Body> {
+    if let Ok(etag) = HeaderValue::from_str(&format!("\"{version}\"")) {
+        resp.headers_mut().insert(ETAG, etag);
     }
     resp
 }
@@ -272,7 +281,12 @@ pub fn error_response(err: &ApiError) -> Response<Body> {
     }
     let mut resp = json_response(
         err.status(),
-        &json!({ "error": { "code": err.code(), "message": err.public_message() } }),
+        &ErrorBody {
+            error: ErrorDetail {
+                code: err.code().to_owned(),
+                message: err.public_message(),
+            },
+        },
     );
     if let ApiError::RateLimited { retry_after, .. } = err {
         resp.headers_mut()
@@ -337,6 +351,7 @@ pub fn parse_if_match(raw: &str) -> Result<u64, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn verified(pairs: &[(&str, &str)]) -> std::collections::HashMap<String, String> {
         pairs

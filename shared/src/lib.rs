@@ -1,6 +1,7 @@
 //! Latchkey's common crate: everything the functions share.
 
 pub mod access;
+pub mod api;
 pub mod authz;
 pub mod catalog;
 pub mod commit;
@@ -10,6 +11,7 @@ pub mod error;
 pub mod events;
 pub mod guard;
 pub mod http;
+pub mod openapi;
 pub mod page;
 pub mod record;
 #[cfg(feature = "testers")]

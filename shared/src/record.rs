@@ -1,7 +1,9 @@
 //! What the service stores about a credential (never a secret value) and how it is shown.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
+
+use crate::api::{CredentialView, TokenView};
 use std::collections::BTreeSet;
 use time::OffsetDateTime;
 
@@ -195,49 +197,43 @@ impl CredentialRecord {
     }
 
     /// The read-side representation (brief section 3): non-secret fields and secret names only.
-    pub fn view(&self, access_role: Role) -> Value {
-        let ts = |t: Option<OffsetDateTime>| t.map(rfc3339);
-        let mut v = json!({
-            "id": self.id,
-            "name": self.name,
-            "description": self.description,
-            "connector": self.connector,
-            "auth_type": self.auth_type,
-            "fields": self.fields,
-            "secret_fields": self.secret_fields,
-            "owner": self.owner,
-            "org_id": self.org_id,
-            "access_role": access_role,
-            "status": self.status,
-            "status_code": self.status_code,
-            "status_reason": self.status_reason,
-            "status_trigger": self.status_trigger,
-            "verified_at": ts(self.verified_at),
-            "status_changed_at": ts(self.status_changed_at),
-            "version": self.version,
-            "tags": self.tags,
-            "created_at": rfc3339(self.created_at),
-            "updated_at": rfc3339(self.updated_at),
-        });
-        if TOKEN_AUTH_TYPES.contains(&self.auth_type.as_str()) {
-            v["token"] = json!({
-                "expires_at": ts(self.token.token_expires_at),
-                "auto_refresh": self.auto_refresh(),
-                "next_refresh_at": ts(self.token.next_refresh_at()),
-                "last_refresh_at": ts(self.token.last_refresh_at),
-                "refresh_failures": self.token.refresh_failures,
-            });
+    pub fn view(&self, access_role: Role) -> CredentialView {
+        CredentialView {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            description: self.description.clone(),
+            connector: self.connector.clone(),
+            auth_type: self.auth_type.clone(),
+            fields: self.fields.clone(),
+            secret_fields: self.secret_fields.iter().cloned().collect(),
+            owner: self.owner.clone(),
+            org_id: self.org_id.clone(),
+            access_role,
+            status: self.status,
+            status_code: self.status_code.clone(),
+            status_reason: self.status_reason.clone(),
+            status_trigger: self.status_trigger,
+            verified_at: self.verified_at,
+            status_changed_at: self.status_changed_at,
+            version: self.version,
+            tags: self.tags.clone(),
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            token: self.is_token_based().then(|| TokenView {
+                expires_at: self.token.token_expires_at,
+                auto_refresh: self.auto_refresh(),
+                next_refresh_at: self.token.next_refresh_at(),
+                last_refresh_at: self.token.last_refresh_at,
+                refresh_failures: self.token.refresh_failures,
+            }),
+            deleted_at: self.deleted_at,
+            purge_at: self.deleted_at.and(self.purge_at),
         }
-        if self.is_deleted() {
-            v["deleted_at"] = json!(ts(self.deleted_at));
-            v["purge_at"] = json!(ts(self.purge_at));
-        }
-        v
     }
 }
 
 /// One line of a credential's history: who did what, when. Field names only, never values.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct HistoryEntry {
     #[serde(with = "time::serde::rfc3339")]
     pub at: OffsetDateTime,
@@ -264,7 +260,7 @@ pub struct HistoryEntry {
     pub trigger: Option<Trigger>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum HistoryAction {
     Created,
@@ -344,32 +340,5 @@ impl HistoryEntry {
     pub fn with_fields(mut self, fields: impl IntoIterator<Item = String>) -> Self {
         self.fields = Some(fields.into_iter().collect());
         self
-    }
-
-    pub fn view(&self) -> Value {
-        let mut v = json!({
-            "at": rfc3339(self.at),
-            "action": self.action,
-            "actor": self.actor,
-            "fields": self.fields,
-        });
-        if let Some(p) = &self.principal {
-            v["principal"] = json!(p);
-            v["role"] = json!(self.role);
-        }
-        if let Some(u) = &self.usage {
-            v["usage"] = json!(u);
-        }
-        for (key, value) in [
-            ("result", json!(self.result)),
-            ("status", json!(self.status)),
-            ("code", json!(self.code)),
-            ("trigger", json!(self.trigger)),
-        ] {
-            if !value.is_null() {
-                v[key] = value;
-            }
-        }
-        v
     }
 }

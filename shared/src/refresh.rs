@@ -29,7 +29,7 @@ const LEASE: Duration = Duration::from_secs(60);
 /// Tokens that do not say how long they live are taken to live an hour.
 const DEFAULT_LIFETIME: Duration = Duration::from_secs(3600);
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case", tag = "outcome")]
 pub enum RefreshOutcome {
     Refreshed {
@@ -38,7 +38,10 @@ pub enum RefreshOutcome {
     },
     /// Nothing to do: another refresh holds the lease, the token is still fresh, the credential
     /// is gone, or it has no tokens.
-    Skipped { reason: &'static str },
+    Skipped {
+        #[schema(value_type = String)]
+        reason: &'static str,
+    },
     /// The provider refused the refresh token: re-authentication needed, no more attempts.
     ReauthRequired,
     /// A transient failure: retried with backoff; invalid only once the token has expired.

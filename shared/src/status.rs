@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 
 use crate::domain::Status;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     Valid,
@@ -18,7 +18,7 @@ pub enum Verdict {
     Inconclusive,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Trigger {
     Create,
@@ -35,7 +35,7 @@ pub enum Trigger {
 pub const REFRESH_EXHAUSTED: &str = "refresh_exhausted";
 
 /// One observation of whether a credential authenticates.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Observation {
     pub result: Verdict,
     /// Machine-readable: `ok`, `auth_rejected`, `connection_refused`, `flow_auth_failed`, ...

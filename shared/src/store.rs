@@ -145,7 +145,7 @@ pub enum Grants {
 }
 
 /// A data source or destination that uses a credential.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Usage {
     pub kind: String,
     pub resource_id: String,

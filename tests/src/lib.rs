@@ -2,6 +2,7 @@
 //! routes through a local API Gateway. `make run` and the integration tests both use it.
 
 pub mod gateway;
+pub mod openapi;
 pub mod provision;
 pub mod template;
 
@@ -62,6 +63,8 @@ fn handler_for(
             aws, &config
         ))),
         "oauth" => Ok(http_handler!(latchkey_oauth::Service::new(aws, &config))),
+        // Serves only what it was compiled with: no configuration, no AWS client.
+        "console" => Ok(http_handler!(latchkey_console::Service::new())),
         other => Err(format!("no local handler for function binary `{other}`").into()),
     }
 }

@@ -24,9 +24,24 @@ use time::OffsetDateTime;
 
 use crate::input::NewCredential;
 use crate::Service;
+use latchkey_shared::api::CredentialView;
+use latchkey_shared::openapi::NewCredentialBody;
 
 const IDEMPOTENCY_KEY_MAX: usize = 255;
 
+/// Creates a credential; with `test: true` it is tested first and born with its verdict.
+#[utoipa::path(
+    post, path = "/credentials", tag = "credentials", operation_id = "createCredential",
+    request_body = NewCredentialBody,
+    params(("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters. A retry with the same key and request answers the credential the first one created (with `Idempotent-Replayed: true`) instead of creating another.")),
+    responses(
+        (status = 201, description = "Created.", body = CredentialView, headers(("ETag" = String, description = "The credential's version, for If-Match."), ("Location" = String, description = "`/credentials/{id}`."), ("Idempotent-Replayed" = Option<String>, description = "`true` when this answers a retry."))),
+        (status = 400, description = "unknown_connector, unknown_auth_type, unknown_field, invalid_field, missing_field, invalid_idempotency_key"),
+        (status = 409, description = "request_in_progress, idempotency_key_reused"),
+        (status = 422, description = "secret_in_url, idempotency_key_reused"),
+        (status = 429, description = "rate_limited", headers(("Retry-After" = u64, description = "Seconds until a test is allowed again."))),
+    )
+)]
 pub async fn create(
     svc: &Service,
     caller: &Caller,

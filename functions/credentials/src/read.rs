@@ -11,16 +11,26 @@ use latchkey_shared::error::ApiError;
 use latchkey_shared::http::{credential_response, json_response, query_param};
 use latchkey_shared::page;
 use latchkey_shared::record::CredentialRecord;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::collections::BTreeSet;
 
 use crate::Service;
 
 const DEFAULT_PAGE: usize = 50;
 const MAX_PAGE: usize = 100;
+use latchkey_shared::api::{CredentialPage, CredentialView, HistoryPage};
 /// The name page tokens of `GET /credentials` are bound to.
 const LISTING: &str = "credentials";
 
+/// One credential: non-secret fields, the names of the secret ones, status and token state.
+#[utoipa::path(
+    get, path = "/credentials/{id}", tag = "credentials", operation_id = "getCredential",
+    params(("id" = CredentialId, Path)),
+    responses(
+        (status = 200, description = "The credential.", body = CredentialView, headers(("ETag" = String, description = "The credential's version, for If-Match."))),
+        (status = 410, description = "credential_deleted"),
+    )
+)]
 pub async fn get(
     svc: &Service,
     caller: &Caller,
@@ -119,6 +129,24 @@ impl ListFilter {
 /// (creation) order. One index query per principal, then one batch read per 100 credentials.
 /// The page token holds the last credential id examined, so pages are stable under concurrent
 /// creates; filters apply after the read, so a page may hold fewer than `limit` items.
+/// The credentials the caller can see (owned, or shared with them, their teams or their
+/// organisation), by id, filtered.
+#[utoipa::path(
+    get, path = "/credentials", tag = "credentials", operation_id = "listCredentials",
+    params(
+        ("role" = Option<Role>, Query, description = "Only credentials on which the caller has at least this role."),
+        ("connector" = Option<String>, Query, description = "A connector id from `GET /connectors`."),
+        ("status" = Option<Status>, Query),
+        ("tag" = Option<String>, Query),
+        ("deleted" = Option<bool>, Query, description = "`true`: the deleted credentials still in their recovery window instead."),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "Items per page (default %D%)."),
+        ("next_token" = Option<String>, Query, description = "The `next_token` of the previous page."),
+    ),
+    responses(
+        (status = 200, description = "One page.", body = CredentialPage),
+        (status = 400, description = "invalid_query, invalid_page_token"),
+    )
+)]
 pub async fn list(
     svc: &Service,
     caller: &Caller,
@@ -151,7 +179,7 @@ pub async fn list(
     let mut records = svc.aws.store.get_many(&examined).await?;
     records.sort_by(|a, b| a.id.cmp(&b.id));
     // The ACL on the metadata item is the source of truth; the index only finds candidates.
-    let items: Vec<Value> = records
+    let items: Vec<CredentialView> = records
         .iter()
         .filter_map(|r| {
             let role = effective_role(&r.acl, &r.org_id, caller)?;
@@ -165,13 +193,23 @@ pub async fn list(
                 .map(|id| page::encode(caller, LISTING, id.as_str()))
         })
         .flatten();
-    Ok(json_response(
-        200,
-        &json!({ "items": items, "next_token": next_token }),
-    ))
+    Ok(json_response(200, &CredentialPage { items, next_token }))
 }
 
 /// Newest first; available on a deleted credential, which is when it matters most.
+/// Who did what to a credential, newest first; field names, never values. Also for a deleted
+/// credential.
+#[utoipa::path(
+    get, path = "/credentials/{id}/history", tag = "credentials", operation_id = "getCredentialHistory",
+    params(("id" = CredentialId, Path),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "Items per page (default %D%)."),
+        ("next_token" = Option<String>, Query, description = "The `next_token` of the previous page."),
+    ),
+    responses(
+        (status = 200, description = "One page.", body = HistoryPage),
+        (status = 400, description = "invalid_query, invalid_page_token"),
+    )
+)]
 pub async fn history(
     svc: &Service,
     caller: &Caller,
@@ -186,9 +224,11 @@ pub async fn history(
         .store
         .history(&record.id, limit as i32, after)
         .await?;
-    let items: Vec<Value> = entries.iter().map(|e| e.view()).collect();
     Ok(json_response(
         200,
-        &json!({ "items": items, "next_token": next.map(|sk| page::encode(caller, &listing, &sk)) }),
+        &HistoryPage {
+            items: entries,
+            next_token: next.map(|sk| page::encode(caller, &listing, &sk)),
+        },
     ))
 }

@@ -16,9 +16,28 @@ use serde_json::json;
 use std::collections::BTreeSet;
 use time::{Duration, OffsetDateTime};
 
+use latchkey_shared::api::CredentialView;
+use latchkey_shared::domain::CredentialId;
+use latchkey_shared::openapi::CredentialPatchBody;
+
 use crate::input::CredentialPatch;
 use crate::Service;
 
+/// Changes a credential. Omitted secret fields keep their values; a change of a locator field
+/// needs the secret fields again.
+#[utoipa::path(
+    patch, path = "/credentials/{id}", tag = "credentials", operation_id = "updateCredential",
+    request_body = CredentialPatchBody,
+    params(("id" = CredentialId, Path), ("If-Match" = Option<String>, Header, description = "The `ETag` read: the change is refused with 412 if the credential changed since.")),
+    responses(
+        (status = 200, description = "The credential as changed.", body = CredentialView, headers(("ETag" = String, description = "The credential's version, for If-Match."))),
+        (status = 400, description = "unknown_auth_type, unknown_field, invalid_field, missing_field, invalid_if_match"),
+        (status = 409, description = "edit_conflict"),
+        (status = 410, description = "credential_deleted"),
+        (status = 412, description = "version_mismatch"),
+        (status = 422, description = "connector_immutable, secrets_required, secret_in_url"),
+    )
+)]
 pub async fn patch(
     svc: &Service,
     caller: &Caller,
@@ -126,6 +145,20 @@ pub async fn patch(
     Ok(credential_response(200, &next.view(role)))
 }
 
+/// Deletes a credential softly: restorable until `purge_at`. Refused while data sources or
+/// destinations use it, unless `force=true`.
+#[utoipa::path(
+    delete, path = "/credentials/{id}", tag = "credentials", operation_id = "deleteCredential",
+    params(("id" = CredentialId, Path), ("If-Match" = Option<String>, Header, description = "The `ETag` read: the change is refused with 412 if the credential changed since."),
+        ("force" = Option<bool>, Query, description = "Delete even though it is in use.")),
+    responses(
+        (status = 200, description = "The deleted credential, with `deleted_at` and `purge_at`.", body = CredentialView, headers(("ETag" = String, description = "The credential's version, for If-Match."))),
+        (status = 400, description = "invalid_query, invalid_if_match"),
+        (status = 409, description = "credential_in_use, edit_conflict"),
+        (status = 410, description = "credential_deleted"),
+        (status = 412, description = "version_mismatch"),
+    )
+)]
 pub async fn delete(
     svc: &Service,
     caller: &Caller,
@@ -180,12 +213,22 @@ pub async fn delete(
         .events
         .publish(
             "CredentialDeleted",
-            json!({ "credential_id": record.id, "purge_at": view["purge_at"], "actor": caller.as_actor() }),
+            json!({ "credential_id": record.id, "purge_at": view.purge_at.map(latchkey_shared::record::rfc3339), "actor": caller.as_actor() }),
         )
         .await;
     Ok(credential_response(200, &view))
 }
 
+/// Brings back a deleted credential within its recovery window.
+#[utoipa::path(
+    post, path = "/credentials/{id}/restore", tag = "credentials", operation_id = "restoreCredential",
+    params(("id" = CredentialId, Path)),
+    responses(
+        (status = 200, description = "The restored credential.", body = CredentialView, headers(("ETag" = String, description = "The credential's version, for If-Match."))),
+        (status = 409, description = "not_deleted, edit_conflict"),
+        (status = 410, description = "recovery_window_expired"),
+    )
+)]
 pub async fn restore(
     svc: &Service,
     caller: &Caller,

@@ -3,13 +3,14 @@
 
 use lambda_http::{Body, Request, Response};
 use latchkey_shared::access::{load_for, refuse_deleted};
+use latchkey_shared::api::{NewUsageBody, UsageKind, UsagePage};
 use latchkey_shared::authz::{authorize, Action};
+use latchkey_shared::domain::CredentialId;
 use latchkey_shared::domain::{parse_external_id, Caller};
 use latchkey_shared::error::ApiError;
 use latchkey_shared::http::{json_object, json_response, path_param};
-use latchkey_shared::record::{rfc3339, HistoryAction, HistoryEntry};
+use latchkey_shared::record::{HistoryAction, HistoryEntry};
 use latchkey_shared::store::{Usage, UsageChange};
-use serde_json::{json, Value};
 use time::OffsetDateTime;
 
 use crate::read::{page_limit, page_position};
@@ -24,17 +25,22 @@ fn kind(raw: &str) -> Result<String, ApiError> {
     })
 }
 
-fn view(u: &Usage) -> Value {
-    json!({
-        "kind": u.kind, "resource_id": u.resource_id, "name": u.name,
-        "added_by": u.added_by, "added_at": rfc3339(u.added_at),
-    })
-}
-
 fn gone() -> ApiError {
     ApiError::conflict("credential_changed", "the credential was deleted meanwhile")
 }
 
+/// The data sources and destinations that use a credential.
+#[utoipa::path(
+    get, path = "/credentials/{id}/usages", tag = "usages", operation_id = "listUsages",
+    params(("id" = CredentialId, Path),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "Items per page."),
+        ("next_token" = Option<String>, Query, description = "The `next_token` of the previous page."),
+    ),
+    responses(
+        (status = 200, description = "One page.", body = UsagePage),
+        (status = 400, description = "invalid_query, invalid_page_token"),
+    )
+)]
 pub async fn list(
     svc: &Service,
     caller: &Caller,
@@ -49,14 +55,28 @@ pub async fn list(
         .store
         .usages(&record.id, limit as i32, after)
         .await?;
-    let items: Vec<Value> = usages.iter().map(view).collect();
     Ok(json_response(
         200,
-        &json!({ "items": items, "next_token": next.map(|sk| page::encode(caller, &listing, &sk)) }),
+        &UsagePage {
+            items: usages,
+            next_token: next.map(|sk| page::encode(caller, &listing, &sk)),
+        },
     ))
 }
 
 /// `{kind, resource_id, name?}`. Attaching what is already attached answers 200 with it.
+#[utoipa::path(
+    post, path = "/credentials/{id}/usages", tag = "usages", operation_id = "attachUsage",
+    request_body = NewUsageBody,
+    params(("id" = CredentialId, Path)),
+    responses(
+        (status = 201, description = "Attached.", body = Usage),
+        (status = 200, description = "Already attached: the existing usage.", body = Usage),
+        (status = 400, description = "invalid_field, invalid_id, unknown_field, missing_field"),
+        (status = 409, description = "credential_changed"),
+        (status = 410, description = "credential_deleted"),
+    )
+)]
 pub async fn attach(
     svc: &Service,
     caller: &Caller,
@@ -109,7 +129,7 @@ pub async fn attach(
         .usage(&record.id, &usage.kind, &usage.resource_id)
         .await?
     {
-        return Ok(json_response(200, &view(&existing)));
+        return Ok(json_response(200, &existing));
     }
     let history = HistoryEntry::new(
         HistoryAction::UsageAdded,
@@ -125,9 +145,20 @@ pub async fn attach(
     {
         return Err(gone());
     }
-    Ok(json_response(201, &view(&usage)))
+    Ok(json_response(201, &usage))
 }
 
+/// Detaches a usage: whoever attached it, or an admin.
+#[utoipa::path(
+    delete, path = "/credentials/{id}/usages/{kind}/{rid}", tag = "usages", operation_id = "detachUsage",
+    params(("id" = CredentialId, Path), ("kind" = UsageKind, Path), ("rid" = String, Path, description = "The resource id.")),
+    responses(
+        (status = 204, description = "Detached."),
+        (status = 400, description = "invalid_field"),
+        (status = 404, description = "usage_not_found"),
+        (status = 409, description = "credential_changed"),
+    )
+)]
 pub async fn detach(
     svc: &Service,
     caller: &Caller,

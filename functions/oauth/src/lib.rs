@@ -8,6 +8,7 @@ use lambda_http::http::header::{CACHE_CONTROL, LOCATION};
 use lambda_http::http::{HeaderValue, StatusCode};
 use lambda_http::{Body, Request, Response};
 use latchkey_shared::access::{load_for, refuse_deleted};
+use latchkey_shared::api::{AuthorizationRedirect, ConnectOutcome};
 use latchkey_shared::authz::{authorize, Action};
 use latchkey_shared::config::Config;
 use latchkey_shared::domain::{Caller, CredentialId};
@@ -46,7 +47,7 @@ pub struct Service {
     margin: Option<Duration>,
 }
 
-fn redirect(location: &str, body: &Value) -> Result<Response<Body>, ApiError> {
+fn redirect(location: &str, body: &impl serde::Serialize) -> Result<Response<Body>, ApiError> {
     let mut resp = json_response(302, body);
     *resp.status_mut() = StatusCode::FOUND;
     let headers = resp.headers_mut();
@@ -78,10 +79,10 @@ impl Service {
     async fn route(&self, req: &Request) -> Result<Response<Body>, ApiError> {
         match http::route_key(req) {
             "GET /credentials/{id}/oauth/authorize" => {
-                self.authorize(&http::caller(req)?, req).await
+                start_connect(self, &http::caller(req)?, req).await
             }
             // The provider sends the person's browser here: no token, the state is the proof.
-            "GET /oauth/callback" => self.callback(req).await,
+            "GET /oauth/callback" => callback(self, req).await,
             other => Err(ApiError::route_not_found(other)),
         }
     }
@@ -95,67 +96,6 @@ impl Service {
         })
     }
 
-    async fn authorize(&self, caller: &Caller, req: &Request) -> Result<Response<Body>, ApiError> {
-        let (record, _) = load_for(&self.aws.store, req, caller, Action::Connect).await?;
-        refuse_deleted(&record)?;
-        if record.auth_type != "oauth2_authorization_code" {
-            return Err(ApiError::unprocessable(
-                "not_oauth",
-                "only OAuth 2.0 authorization-code credentials connect through the provider",
-            ));
-        }
-        let authorize_url = record
-            .fields
-            .get("authorize_url")
-            .and_then(Value::as_str)
-            .ok_or_else(|| {
-                ApiError::unprocessable("missing_field", "the credential has no authorize_url")
-            })?;
-        let client = BasicClient::new(ClientId::new(
-            record
-                .fields
-                .get("client_id")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned(),
-        ))
-        .set_auth_uri(AuthUrl::new(authorize_url.to_owned()).map_err(ApiError::internal)?)
-        .set_redirect_uri(
-            RedirectUrl::new(self.redirect_uri()?.to_owned()).map_err(ApiError::internal)?,
-        );
-        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-        let scopes: Vec<Scope> = record
-            .fields
-            .get("scopes")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(|s| s.as_str().map(|s| Scope::new(s.to_owned())))
-            .collect();
-        let (url, state) = client
-            .authorize_url(CsrfToken::new_random)
-            .add_scopes(scopes)
-            .set_pkce_challenge(challenge)
-            // Providers issue a refresh token only on explicit consent (offline access).
-            .add_extra_param("prompt", "consent")
-            .url();
-        let pending = OAuthPending {
-            credential_id: record.id.clone(),
-            pkce_verifier: verifier.secret().to_owned(),
-            actor: caller.as_actor(),
-            initiator: caller.clone(),
-            connects_to: connects_to(&record),
-            expires_at: OffsetDateTime::now_utc() + time::Duration::minutes(10),
-        };
-        self.aws
-            .store
-            .put_oauth_state(state.secret(), &pending)
-            .await?;
-        tracing::info!(credential_id = %record.id, "authorization started");
-        redirect(url.as_str(), &json!({ "authorization_url": url.as_str() }))
-    }
-
-    /// Where the person lands afterwards, with what happened.
     fn done(
         &self,
         id: Option<&CredentialId>,
@@ -179,90 +119,194 @@ impl Service {
         } else {
             url.to_string()
         };
-        redirect(&location, &json!({ outcome.0: outcome.1 }))
+        let (key, value) = outcome;
+        let body = ConnectOutcome {
+            result: (key == "result").then(|| value.to_owned()),
+            error: (key == "error").then(|| value.to_owned()),
+        };
+        redirect(&location, &body)
     }
+}
 
-    async fn callback(&self, req: &Request) -> Result<Response<Body>, ApiError> {
-        let state = query_param(req, "state")
-            .ok_or_else(|| ApiError::bad_request("invalid_state", "the callback has no state"))?;
-        let Some(pending) = self.aws.store.take_oauth_state(&state).await? else {
-            return Err(ApiError::bad_request(
-                "invalid_state",
-                "this authorization is unknown, used or older than ten minutes; start again",
-            ));
-        };
-        let id = pending.credential_id.clone();
-        if let Some(error) = query_param(req, "error") {
-            // The provider's own code (access_denied, ...), passed on as data, not as text.
-            let code: String = error
-                .chars()
-                .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
-                .take(64)
-                .collect();
-            return self.done(Some(&id), ("error", &code));
-        }
-        let code = query_param(req, "code")
-            .ok_or_else(|| ApiError::bad_request("missing_code", "the provider sent no code"))?;
-        let Some(record) = self.aws.store.get(&id).await? else {
-            return self.done(Some(&id), ("error", "credential_gone"));
-        };
-        if record.is_deleted() {
-            return self.done(Some(&id), ("error", "credential_gone"));
-        }
-        // Bound to who started it and to where it was going: nothing is exchanged or stored
-        // for someone who lost the right to connect, or towards endpoints changed since.
-        if authorize(
-            &record.acl,
-            &record.org_id,
-            &pending.initiator,
-            Action::Connect,
-        )
-        .is_err()
-        {
-            tracing::info!(credential_id = %id, "connect refused: the initiator may no longer connect");
-            return self.done(Some(&id), ("error", "initiator_lost_access"));
-        }
-        if connects_to(&record) != pending.connects_to {
-            tracing::info!(credential_id = %id, "connect refused: the credential changed since the authorize step");
-            return self.done(Some(&id), ("error", "credential_changed"));
-        }
-        let secrets = self
-            .aws
-            .vault
-            .read(&record.id, &record.secret_version)
-            .await?;
-        let target = Target::of(&record, &secrets);
-        let grant = match self
-            .testers
-            .exchange_code(&target, &code, &pending.pkce_verifier, self.redirect_uri()?)
-            .await
-        {
-            Ok(g) => g,
-            Err(observation) => {
-                tracing::info!(credential_id = %id, code = %observation.code, "code exchange failed");
-                return self.done(Some(&id), ("error", &observation.code));
-            }
-        };
-        let observation = Observation::new(
-            Verdict::Valid,
-            "connected",
-            "connected through the OAuth provider",
-        );
-        let stored = store_grant(
-            &self.aws,
-            &record,
-            secrets,
-            grant,
-            self.margin,
-            HistoryAction::Connected,
-            &observation,
-            Trigger::Connect,
-            &pending.actor,
-        )
-        .await?;
-        match stored {
-            Some(_) => self.done(Some(&id), ("result", "connected")),
-            None => self.done(Some(&id), ("error", "credential_changed")),
-        }
+#[utoipa::path(
+    get, path = "/credentials/{id}/oauth/authorize", tag = "oauth", operation_id = "authorizeCredential",
+    params(("id" = CredentialId, Path)),
+    responses(
+        (status = 302, description = "To the provider's authorization page (PKCE, a one-time state bound to the caller).", body = AuthorizationRedirect, headers(("Location" = String, description = "The provider's authorization URL."))),
+        (status = 410, description = "credential_deleted"),
+        (status = 422, description = "not_oauth, missing_field, oauth_not_configured"),
+    )
+)]
+async fn start_connect(
+    svc: &Service,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
+    let (record, _) = load_for(&svc.aws.store, req, caller, Action::Connect).await?;
+    refuse_deleted(&record)?;
+    if record.auth_type != "oauth2_authorization_code" {
+        return Err(ApiError::unprocessable(
+            "not_oauth",
+            "only OAuth 2.0 authorization-code credentials connect through the provider",
+        ));
     }
+    let authorize_url = record
+        .fields
+        .get("authorize_url")
+        .and_then(Value::as_str)
+        .ok_or_else(|| {
+            ApiError::unprocessable("missing_field", "the credential has no authorize_url")
+        })?;
+    let client = BasicClient::new(ClientId::new(
+        record
+            .fields
+            .get("client_id")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned(),
+    ))
+    .set_auth_uri(AuthUrl::new(authorize_url.to_owned()).map_err(ApiError::internal)?)
+    .set_redirect_uri(
+        RedirectUrl::new(svc.redirect_uri()?.to_owned()).map_err(ApiError::internal)?,
+    );
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let scopes: Vec<Scope> = record
+        .fields
+        .get("scopes")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s.as_str().map(|s| Scope::new(s.to_owned())))
+        .collect();
+    let (url, state) = client
+        .authorize_url(CsrfToken::new_random)
+        .add_scopes(scopes)
+        .set_pkce_challenge(challenge)
+        // Providers issue a refresh token only on explicit consent (offline access).
+        .add_extra_param("prompt", "consent")
+        .url();
+    let pending = OAuthPending {
+        credential_id: record.id.clone(),
+        pkce_verifier: verifier.secret().to_owned(),
+        actor: caller.as_actor(),
+        initiator: caller.clone(),
+        connects_to: connects_to(&record),
+        expires_at: OffsetDateTime::now_utc() + time::Duration::minutes(10),
+    };
+    svc.aws
+        .store
+        .put_oauth_state(state.secret(), &pending)
+        .await?;
+    tracing::info!(credential_id = %record.id, "authorization started");
+    redirect(
+        url.as_str(),
+        &AuthorizationRedirect {
+            authorization_url: url.to_string(),
+        },
+    )
+}
+
+#[utoipa::path(
+    get, path = "/oauth/callback", tag = "oauth", operation_id = "oauthCallback",
+    security(()),
+    params(
+        ("state" = Option<String>, Query, description = "The one-time state from the authorize step."),
+        ("code" = Option<String>, Query, description = "The provider's authorization code."),
+        ("error" = Option<String>, Query, description = "The provider's error, when the person declined."),
+    ),
+    responses(
+        (status = 302, description = "Back to the console with `result=connected` or `error=<code>` in the query.", body = ConnectOutcome, headers(("Location" = String, description = "The console's page for the outcome."))),
+        (status = 400, description = "invalid_state, missing_code"),
+    )
+)]
+async fn callback(svc: &Service, req: &Request) -> Result<Response<Body>, ApiError> {
+    let state = query_param(req, "state")
+        .ok_or_else(|| ApiError::bad_request("invalid_state", "the callback has no state"))?;
+    let Some(pending) = svc.aws.store.take_oauth_state(&state).await? else {
+        return Err(ApiError::bad_request(
+            "invalid_state",
+            "this authorization is unknown, used or older than ten minutes; start again",
+        ));
+    };
+    let id = pending.credential_id.clone();
+    if let Some(error) = query_param(req, "error") {
+        // The provider's own code (access_denied, ...), passed on as data, not as text.
+        let code: String = error
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .take(64)
+            .collect();
+        return svc.done(Some(&id), ("error", &code));
+    }
+    let code = query_param(req, "code")
+        .ok_or_else(|| ApiError::bad_request("missing_code", "the provider sent no code"))?;
+    let Some(record) = svc.aws.store.get(&id).await? else {
+        return svc.done(Some(&id), ("error", "credential_gone"));
+    };
+    if record.is_deleted() {
+        return svc.done(Some(&id), ("error", "credential_gone"));
+    }
+    // Bound to who started it and to where it was going: nothing is exchanged or stored
+    // for someone who lost the right to connect, or towards endpoints changed since.
+    if authorize(
+        &record.acl,
+        &record.org_id,
+        &pending.initiator,
+        Action::Connect,
+    )
+    .is_err()
+    {
+        tracing::info!(credential_id = %id, "connect refused: the initiator may no longer connect");
+        return svc.done(Some(&id), ("error", "initiator_lost_access"));
+    }
+    if connects_to(&record) != pending.connects_to {
+        tracing::info!(credential_id = %id, "connect refused: the credential changed since the authorize step");
+        return svc.done(Some(&id), ("error", "credential_changed"));
+    }
+    let secrets = svc
+        .aws
+        .vault
+        .read(&record.id, &record.secret_version)
+        .await?;
+    let target = Target::of(&record, &secrets);
+    let grant = match svc
+        .testers
+        .exchange_code(&target, &code, &pending.pkce_verifier, svc.redirect_uri()?)
+        .await
+    {
+        Ok(g) => g,
+        Err(observation) => {
+            tracing::info!(credential_id = %id, code = %observation.code, "code exchange failed");
+            return svc.done(Some(&id), ("error", &observation.code));
+        }
+    };
+    let observation = Observation::new(
+        Verdict::Valid,
+        "connected",
+        "connected through the OAuth provider",
+    );
+    let stored = store_grant(
+        &svc.aws,
+        &record,
+        secrets,
+        grant,
+        svc.margin,
+        HistoryAction::Connected,
+        &observation,
+        Trigger::Connect,
+        &pending.actor,
+    )
+    .await?;
+    match stored {
+        Some(_) => svc.done(Some(&id), ("result", "connected")),
+        None => svc.done(Some(&id), ("error", "credential_changed")),
+    }
+}
+
+/// This function's part of the OpenAPI document ([`latchkey_shared::openapi::document`]).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    #[derive(utoipa::OpenApi)]
+    #[openapi(paths(start_connect, callback))]
+    struct Doc;
+    <Doc as utoipa::OpenApi>::openapi()
 }

@@ -22,7 +22,7 @@ use crate::guard::{GuardError, OutboundGuard};
 use crate::status::{Observation, Verdict};
 
 /// What a test answers: the observation, when and how long it took.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct TestReport {
     #[serde(flatten)]
     pub observation: Observation,

@@ -15,6 +15,20 @@ async fn main() -> Result<(), latchkey_tests::Error> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();
+    // `local-api openapi`: the OpenAPI document, as `make openapi` writes it.
+    if std::env::args().nth(1).as_deref() == Some("openapi") {
+        print!("{}", latchkey_tests::openapi::render());
+        return Ok(());
+    }
+    // `local-api token [SUB [ORG]]`: a development token valid one hour (default alice in acme,
+    // team data), for scripts such as `make fuzz`.
+    if std::env::args().nth(1).as_deref() == Some("token") {
+        let args: Vec<String> = std::env::args().skip(2).collect();
+        let sub = args.first().map_or("alice", String::as_str);
+        let org = args.get(1).map_or("acme", String::as_str);
+        println!("{}", DevJwt::from_env().token(sub, org, &["data"], 3600));
+        return Ok(());
+    }
     // `local-api env`: the environment the template gives the functions in the local stack, as
     // KEY=VALUE lines for `cargo lambda watch --env-file` (which runs them all with one file).
     if std::env::args().nth(1).as_deref() == Some("env") {

@@ -12,6 +12,7 @@ mod concurrency;
 mod connections;
 mod crash;
 mod crud;
+mod docs;
 mod gateway;
 mod lifecycle;
 mod listing;

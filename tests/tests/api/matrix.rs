@@ -171,6 +171,17 @@ fn routes() -> Vec<RouteCase> {
             Public,
             400,
         ),
+        // The API describes itself to anyone.
+        case("GET", "/openapi.json", "/openapi.json", None, Public, 200),
+        case("GET", "/docs", "/docs", None, Public, 200),
+        case(
+            "GET",
+            "/docs/redoc.standalone.js",
+            "/docs/redoc.standalone.js",
+            None,
+            Public,
+            200,
+        ),
         // The fixture is a database credential: an operator may ask, and learns it has no token.
         case(
             "POST",

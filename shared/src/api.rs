@@ -1,0 +1,212 @@
+//! The API's wire types: what the handlers answer, as Rust types. The OpenAPI document
+//! (`infra/openapi.json`, [`crate::openapi`]) is derived from these, so the document and the
+//! answers cannot drift apart. Secret values have no place in any of them.
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+
+use crate::domain::{CredentialId, Role, Status};
+use crate::record::HistoryEntry;
+use crate::status::Trigger;
+
+/// A credential as the API shows it: non-secret fields, and only the names of the secret ones.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CredentialView {
+    pub id: CredentialId,
+    pub name: String,
+    pub description: Option<String>,
+    /// A connector id from `GET /connectors`.
+    pub connector: String,
+    pub auth_type: String,
+    /// The non-secret fields of the connector and auth type (see `GET /connectors`).
+    #[schema(value_type = Object)]
+    pub fields: Map<String, Value>,
+    /// Which secret fields are set. Their values are never shown.
+    pub secret_fields: Vec<String>,
+    /// The owner's user id.
+    pub owner: String,
+    pub org_id: String,
+    /// The caller's own role on this credential.
+    pub access_role: Role,
+    pub status: Status,
+    /// Machine-readable reason of the status (`auth_rejected`, `refresh_exhausted`, ...).
+    pub status_code: Option<String>,
+    /// The reason for a person: what happened and what to do.
+    pub status_reason: Option<String>,
+    pub status_trigger: Option<Trigger>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub verified_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub status_changed_at: Option<OffsetDateTime>,
+    /// Bumped by every change; sent as the `ETag`, expected back in `If-Match`.
+    pub version: u64,
+    pub tags: Vec<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+    /// Token URL and OAuth 2.0 credentials: the access token the service keeps fresh.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<TokenView>,
+    /// Deleted credentials only.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
+    #[schema(required = false)]
+    pub deleted_at: Option<OffsetDateTime>,
+    /// Deleted credentials only: the end of the recovery window.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
+    #[schema(required = false)]
+    pub purge_at: Option<OffsetDateTime>,
+}
+
+/// The state of the access token of a token URL or OAuth 2.0 credential (never the token).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenView {
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub expires_at: Option<OffsetDateTime>,
+    pub auto_refresh: bool,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub next_refresh_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_refresh_at: Option<OffsetDateTime>,
+    pub refresh_failures: u32,
+}
+
+/// `POST /credentials/{id}/refresh`: the credential after the refresh, and how it went.
+#[cfg(feature = "testers")]
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RefreshedCredential {
+    #[serde(flatten)]
+    pub credential: CredentialView,
+    pub refresh: crate::refresh::RefreshOutcome,
+}
+
+/// `POST /credentials/{id}/test`: the test's report and the status it left.
+#[cfg(feature = "testers")]
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SavedTestReport {
+    #[serde(flatten)]
+    pub report: crate::testers::TestReport,
+    /// The credential's status after the verdict (`inconclusive` never changes it).
+    pub status: Status,
+    /// False when the credential changed during the test: the verdict was about older
+    /// connection details and was not recorded.
+    pub status_recorded: bool,
+}
+
+/// Pages of listings: `next_token` (opaque, bound to the caller and the listing) fetches the
+/// next page, and is null on the last one.
+macro_rules! page {
+    ($($(#[$doc:meta])* $name:ident of $item:ty;)*) => {$(
+        $(#[$doc])*
+        #[derive(Debug, Serialize, ToSchema)]
+        pub struct $name {
+            pub items: Vec<$item>,
+            pub next_token: Option<String>,
+        }
+    )*};
+}
+page! {
+    /// Credentials the caller can see, by id.
+    CredentialPage of CredentialView;
+    /// A credential's history, newest first.
+    HistoryPage of HistoryEntry;
+    /// The data sources and destinations that use a credential.
+    UsagePage of crate::store::Usage;
+}
+
+/// Who may use a credential, strongest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Accessors {
+    pub items: Vec<Accessor>,
+}
+
+/// One grant: a principal and its role.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Accessor {
+    /// `user:alice`, `team:data`, `org:acme`.
+    pub principal: String,
+    #[serde(rename = "type")]
+    pub kind: crate::domain::PrincipalKind,
+    pub id: String,
+    pub role: Role,
+}
+
+/// Every 4xx and 5xx answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Machine-readable; each operation lists the codes it can answer.
+    pub code: String,
+    /// For a person. Names fields, never echoes values.
+    pub message: String,
+}
+
+/// `GET /credentials/{id}/oauth/authorize` answers 302 to the provider with this body beside
+/// the `Location` header.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuthorizationRedirect {
+    pub authorization_url: String,
+}
+
+/// `GET /oauth/callback` answers 302 back to the console with the outcome, also in the
+/// `Location` query (`result=connected` or `error=<code>`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConnectOutcome {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
+    pub result: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
+    pub error: Option<String>,
+}
+
+/// `POST /credentials/{id}/usages`: a data source or destination that uses the credential.
+#[derive(Debug, ToSchema)]
+#[schema(as = NewUsage)]
+#[allow(dead_code)]
+pub struct NewUsageBody {
+    kind: UsageKind,
+    /// The data source's or destination's id in the data platform.
+    #[schema(pattern = "^[A-Za-z0-9._@|+=-]{1,128}$")]
+    resource_id: String,
+    #[schema(min_length = 1, max_length = 200)]
+    name: Option<String>,
+}
+
+#[derive(Debug, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum UsageKind {
+    Source,
+    Destination,
+}
+
+/// `PUT /credentials/{id}/accessors/{type}/{pid}`: the role to grant (never `owner`: that is
+/// `POST /credentials/{id}/owner`).
+#[derive(Debug, ToSchema)]
+#[schema(as = GrantRequest)]
+#[allow(dead_code)]
+pub struct GrantBody {
+    role: Role,
+}
+
+/// `POST /credentials/{id}/owner`: the user who becomes the owner.
+#[derive(Debug, ToSchema)]
+#[schema(as = OwnerTransfer)]
+#[allow(dead_code)]
+pub struct OwnerTransferBody {
+    #[schema(pattern = "^[A-Za-z0-9._@|+=-]{1,128}$")]
+    user: String,
+}

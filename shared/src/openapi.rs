@@ -1,0 +1,368 @@
+//! The OpenAPI 3.1 document of the HTTP API, assembled from each function's annotated handlers
+//! (`#[utoipa::path]` on the handler, its bodies the [`crate::api`] types) and the connector
+//! catalog. `make openapi` writes it to `infra/openapi.json`; tests keep that file, the template's
+//! routes and the handlers' answers in agreement.
+//!
+//! Conventions every operation shares are added here, once, rather than on each handler: the
+//! bearer-JWT scheme, 401 `unauthenticated`, 500 `internal_error`, a bad `{id}` (400
+//! `invalid_id`) or one the caller may not see (404 `not_found`), a weak role (403
+//! `forbidden`), and a body that is not a JSON object (400 `invalid_json`/`invalid_body`, 413
+//! `payload_too_large`). A handler's error responses name their codes in the description
+//! (`description = "edit_conflict"`); here those become the response's `code` enum.
+
+use serde_json::{json, Map, Value};
+use std::borrow::Cow;
+use std::collections::BTreeSet;
+use utoipa::openapi::{OpenApi, RefOr, Schema};
+use utoipa::{PartialSchema, ToSchema};
+
+use crate::catalog::{catalog, AuthType, Connector};
+
+/// A request body whose schema is built from the catalog as JSON (unions of constants that
+/// utoipa's schema model does not express): the component is a placeholder that
+/// [`document`] replaces with [`Self::json_schema`].
+pub trait CatalogSchema: ToSchema {
+    fn json_schema() -> Value;
+}
+
+fn placeholder() -> RefOr<Schema> {
+    utoipa::openapi::schema::ObjectBuilder::new().build().into()
+}
+
+/// The path of a component schema, for `$ref`.
+fn component(name: &str) -> Value {
+    json!({ "$ref": format!("#/components/schemas/{name}") })
+}
+
+/// `Fields.<connector>.<auth type>`: the fields object of one connector and auth type.
+fn fields_schema_name(connector: &Connector, auth: &AuthType) -> String {
+    format!("Fields.{}.{}", connector.id, auth.id)
+}
+
+fn fields_schema(connector: &Connector, auth: &AuthType) -> Value {
+    let mut properties = Map::new();
+    let mut required = Vec::new();
+    for (name, spec, is_required) in connector.fields_of(auth) {
+        properties.insert(name.to_owned(), spec.json_schema());
+        if is_required {
+            required.push(name);
+        }
+    }
+    json!({
+        "type": "object",
+        "description": format!("The fields of a {} credential with auth type {}.", connector.label, auth.label),
+        "properties": properties,
+        "required": required,
+        "additionalProperties": false,
+    })
+}
+
+/// Every (connector, auth type) pair: the variants of a credential's request bodies.
+fn variants() -> impl Iterator<Item = (&'static Connector, &'static AuthType)> {
+    catalog()
+        .connectors
+        .iter()
+        .flat_map(|c| c.auth_types.iter().map(move |a| (c, a)))
+}
+
+/// The properties every create body has besides connector, auth type and fields.
+fn credential_properties() -> Map<String, Value> {
+    let text = |max: usize, description: &str| json!({ "type": "string", "minLength": 1, "maxLength": max, "description": description });
+    let mut p = Map::new();
+    p.insert("name".into(), text(200, "Shown in lists; trimmed."));
+    p.insert(
+        "description".into(),
+        json!({ "type": ["string", "null"], "minLength": 1, "maxLength": 2000 }),
+    );
+    p.insert(
+        "tags".into(),
+        json!({
+            "type": "array", "maxItems": 50,
+            "items": { "type": "string", "pattern": "^[A-Za-z0-9_.:-]{1,64}$" },
+            "description": "Lowercased, sorted and deduplicated.",
+        }),
+    );
+    p
+}
+
+/// A body discriminated by `connector` and `auth_type` (one variant per pair, `auth_type`
+/// optional for the connector's default), each with its exact `fields`.
+fn by_connector(extra: Map<String, Value>, description: &str) -> Value {
+    let variants: Vec<Value> = variants()
+        .map(|(c, a)| {
+            let mut properties = extra.clone();
+            properties.insert("connector".into(), json!({ "const": c.id }));
+            properties.insert("auth_type".into(), json!({ "const": a.id }));
+            properties.insert("fields".into(), component(&fields_schema_name(c, a)));
+            let mut required: Vec<&str> = vec!["connector", "fields"];
+            if extra.contains_key("name") {
+                required.push("name");
+            }
+            if a.id != c.default_auth_type {
+                required.push("auth_type");
+            }
+            json!({
+                "title": format!("{} / {}", c.label, a.label),
+                "type": "object",
+                "properties": properties,
+                "required": required,
+                "additionalProperties": false,
+            })
+        })
+        .collect();
+    json!({ "description": description, "oneOf": variants })
+}
+
+/// `POST /credentials`.
+pub struct NewCredentialBody;
+
+impl PartialSchema for NewCredentialBody {
+    fn schema() -> RefOr<Schema> {
+        placeholder()
+    }
+}
+
+impl CatalogSchema for NewCredentialBody {
+    fn json_schema() -> Value {
+        let mut extra = credential_properties();
+        extra.insert(
+            "test".into(),
+            json!({ "type": "boolean", "default": false, "description": "Test the connection first; its verdict becomes the initial status (and counts against the test rate limit)." }),
+        );
+        by_connector(
+            extra,
+            "A new credential: a connector, an auth type and its fields. Secret fields are write-only.",
+        )
+    }
+}
+
+impl ToSchema for NewCredentialBody {
+    fn name() -> Cow<'static, str> {
+        "NewCredential".into()
+    }
+}
+
+/// `POST /credentials/test`.
+pub struct UnsavedTestBody;
+
+impl PartialSchema for UnsavedTestBody {
+    fn schema() -> RefOr<Schema> {
+        placeholder()
+    }
+}
+
+impl CatalogSchema for UnsavedTestBody {
+    fn json_schema() -> Value {
+        by_connector(
+            Map::new(),
+            "The connection details of a credential not yet saved; nothing is stored.",
+        )
+    }
+}
+
+impl ToSchema for UnsavedTestBody {
+    fn name() -> Cow<'static, str> {
+        "UnsavedTest".into()
+    }
+}
+
+/// `PATCH /credentials/{id}`: what the stored credential's connector allows, so one schema.
+pub struct CredentialPatchBody;
+
+impl PartialSchema for CredentialPatchBody {
+    fn schema() -> RefOr<Schema> {
+        placeholder()
+    }
+}
+
+impl CatalogSchema for CredentialPatchBody {
+    fn json_schema() -> Value {
+        let mut properties = credential_properties();
+        properties.insert(
+            "auth_type".into(),
+            json!({ "type": "string", "description": "Another auth type of the same connector." }),
+        );
+        properties.insert(
+            "fields".into(),
+            json!({
+                "type": "object",
+                "description": "Fields to change (see `Fields.<connector>.<auth type>`): omitted ones keep their values, `null` removes one. Secret fields are write-only; changing a locator field (see `GET /connectors`) needs the secret fields again (422 `secrets_required`).",
+            }),
+        );
+        json!({
+            "type": "object",
+            "description": "Absent properties stay as they are; the connector cannot change.",
+            "properties": properties,
+            "additionalProperties": false,
+        })
+    }
+}
+
+impl ToSchema for CredentialPatchBody {
+    fn name() -> Cow<'static, str> {
+        "CredentialPatch".into()
+    }
+}
+
+/// The whole document: each function's operations, merged, with the shared conventions and the
+/// catalog's field schemas.
+pub fn document(parts: impl IntoIterator<Item = OpenApi>) -> Value {
+    let mut merged = OpenApi::new(
+        utoipa::openapi::Info::new("Latchkey", env!("CARGO_PKG_VERSION")),
+        utoipa::openapi::Paths::new(),
+    );
+    for part in parts {
+        merged.merge(part);
+    }
+    let mut doc = serde_json::to_value(&merged).expect("an OpenApi serializes");
+    doc["info"] = json!({
+        "title": "Latchkey",
+        "version": env!("CARGO_PKG_VERSION"),
+        "description": "Credentials for data platforms: create, share, test and keep fresh the authentication details of external systems. Secret fields are write-only: no response ever carries a secret value.",
+        "license": { "name": "Apache-2.0", "identifier": "Apache-2.0" },
+    });
+    doc["components"]["securitySchemes"] = json!({
+        "bearer": {
+            "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+            "description": "A JWT from the stack's identity provider, verified by API Gateway; `sub`, `org_id` and `teams` name the caller.",
+        }
+    });
+    doc["security"] = json!([{ "bearer": [] }]);
+    if !doc["components"]["schemas"].is_object() {
+        doc["components"]["schemas"] = json!({});
+    }
+    let schemas = doc["components"]["schemas"]
+        .as_object_mut()
+        .expect("the handlers' bodies are components");
+    for (c, a) in variants() {
+        schemas.insert(fields_schema_name(c, a), fields_schema(c, a));
+    }
+    for (name, schema) in [
+        (
+            "ErrorBody",
+            <crate::api::ErrorBody as PartialSchema>::schema(),
+        ),
+        (
+            "ErrorDetail",
+            <crate::api::ErrorDetail as PartialSchema>::schema(),
+        ),
+        (
+            "GatewayMessage",
+            <GatewayMessage as PartialSchema>::schema(),
+        ),
+    ] {
+        schemas.insert(
+            name.into(),
+            serde_json::to_value(schema).expect("a schema serializes"),
+        );
+    }
+    if !doc["paths"].is_object() {
+        doc["paths"] = json!({});
+    }
+    let paths = doc["paths"].as_object_mut().expect("paths");
+    for (path, item) in paths.iter_mut() {
+        let Some(item) = item.as_object_mut() else {
+            continue;
+        };
+        for (_, operation) in item.iter_mut() {
+            add_conventions(path, operation);
+        }
+    }
+    doc
+}
+
+/// The responses every operation shares, and each error response's `code` enum.
+fn add_conventions(path: &str, op: &mut Value) {
+    // A parameter is present or absent, never null: `Option<T>` means "not required".
+    for param in op["parameters"].as_array_mut().into_iter().flatten() {
+        if let Some(types) = param["schema"]["type"].as_array() {
+            let present: Vec<Value> = types.iter().filter(|t| *t != "null").cloned().collect();
+            if let [only] = present.as_slice() {
+                param["schema"]["type"] = only.clone();
+            }
+        }
+    }
+    let public = op
+        .get("security")
+        .and_then(Value::as_array)
+        .is_some_and(|s| s.iter().any(|r| r.as_object().is_some_and(Map::is_empty)));
+    let has_body = op.get("requestBody").is_some();
+    let mut codes: Vec<(&str, &[&str])> = vec![("500", &["internal_error"])];
+    if !public {
+        codes.push(("401", &["unauthenticated"]));
+    }
+    if path.contains("{id}") {
+        codes.push(("400", &["invalid_id"]));
+        codes.push(("403", &["forbidden"]));
+        codes.push(("404", &["not_found"]));
+    }
+    if has_body {
+        codes.push(("400", &["invalid_json", "invalid_body"]));
+        codes.push(("413", &["payload_too_large"]));
+    }
+    let responses = op["responses"].as_object_mut().expect("responses");
+    for (status, more) in codes {
+        let entry = responses
+            .entry(status)
+            .or_insert_with(|| json!({ "description": "" }));
+        let mut known = declared_codes(entry);
+        known.extend(more.iter().map(|c| c.to_string()));
+        entry["description"] = json!(known.iter().cloned().collect::<Vec<_>>().join(", "));
+    }
+    for (status, response) in responses.iter_mut() {
+        if !status.starts_with(['4', '5']) {
+            continue;
+        }
+        let known = declared_codes(response);
+        let list: Vec<String> = known.iter().map(|c| format!("`{c}`")).collect();
+        response["description"] = json!(format!("Error codes: {}.", list.join(", ")));
+        let envelope = json!({
+            "allOf": [
+                component("ErrorBody"),
+                { "properties": { "error": { "properties": { "code": { "enum": known } } } } },
+            ]
+        });
+        // API Gateway itself answers 401 (and 404/413 before any function runs) with
+        // `{"message": ...}`: documented beside our envelope.
+        let body = if status == "401" {
+            json!({ "oneOf": [envelope, component("GatewayMessage")] })
+        } else {
+            envelope
+        };
+        response["content"] = json!({ "application/json": { "schema": body } });
+    }
+}
+
+/// The codes an error response's description names (`"edit_conflict, version_mismatch"`).
+fn declared_codes(response: &Value) -> BTreeSet<String> {
+    response["description"]
+        .as_str()
+        .unwrap_or_default()
+        .split([',', ' '])
+        .filter(|c| !c.is_empty() && c.chars().all(|ch| ch.is_ascii_lowercase() || ch == '_'))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// API Gateway's own answers (401 from the JWT authorizer, 404 for unknown routes, 413).
+#[derive(serde::Serialize, ToSchema)]
+pub struct GatewayMessage {
+    pub message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_catalog_variant_has_a_fields_schema_with_secrets_write_only() {
+        let doc = document([]);
+        for (c, a) in variants() {
+            let schema = &doc["components"]["schemas"][fields_schema_name(c, a)];
+            for (name, spec, _) in c.fields_of(a) {
+                let field = &schema["properties"][name];
+                assert_eq!(field["writeOnly"] == json!(true), spec.secret, "{name}");
+            }
+        }
+    }
+}
