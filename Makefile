@@ -3,6 +3,8 @@
 #   make test   everything CI runs: format, lints, unit and integration tests against the emulator
 #   make build  the arm64 Lambda zips (target/lambda/<function>/bootstrap.zip) and their sizes
 #   make bench  the benchmarks BENCHMARKS.md records (slow: release builds, 10,000 credentials)
+#   make fuzz   long property-based API tests (schemathesis, random seed; FUZZ_EXAMPLES=200)
+#   make openapi  regenerate infra/openapi.json from the code
 SHELL := /bin/bash
 
 EMULATOR_PORT := $(or $(LATCHKEY_EMULATOR_PORT),4566)
@@ -15,7 +17,7 @@ export AWS_SECRET_ACCESS_KEY := test
 export LATCHKEY_PORT ?= 3000
 export LATCHKEY_DEV_JWT_SECRET ?= latchkey-dev-secret
 
-.PHONY: run test build bench watch emulator emulator-stop fmt lint openapi
+.PHONY: run test build bench watch emulator emulator-stop fmt lint openapi fuzz
 
 run: emulator
 	cargo run --quiet -p latchkey-tests --bin local-api
@@ -37,6 +39,9 @@ build:
 
 bench:
 	tests/bench/bench.sh $(ARGS)
+
+fuzz: emulator
+	tests/fuzz/fuzz.sh long
 
 # The OpenAPI document, generated from the handlers' types: commit the result (a test fails
 # when the checked-in file and the code disagree).

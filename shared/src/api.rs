@@ -175,6 +175,7 @@ pub struct ConnectOutcome {
 /// `POST /credentials/{id}/usages`: a data source or destination that uses the credential.
 #[derive(Debug, ToSchema)]
 #[schema(as = NewUsage)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct NewUsageBody {
     kind: UsageKind,
@@ -197,6 +198,7 @@ pub enum UsageKind {
 /// `POST /credentials/{id}/owner`).
 #[derive(Debug, ToSchema)]
 #[schema(as = GrantRequest)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct GrantBody {
     role: Role,
@@ -205,6 +207,7 @@ pub struct GrantBody {
 /// `POST /credentials/{id}/owner`: the user who becomes the owner.
 #[derive(Debug, ToSchema)]
 #[schema(as = OwnerTransfer)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct OwnerTransferBody {
     #[schema(pattern = "^[A-Za-z0-9._@|+=-]{1,128}$")]

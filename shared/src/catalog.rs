@@ -265,6 +265,7 @@ impl Catalog {
 
 fn locator_schema() -> utoipa::openapi::schema::Object {
     utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::SchemaType::AnyValue)
         .enum_values(Some([json!(true), json!("weakening")]))
         .build()
 }

@@ -57,6 +57,12 @@ fn fields_schema(connector: &Connector, auth: &AuthType) -> Value {
     })
 }
 
+/// The connector ids of the catalog, for parameters that filter by connector.
+fn connector_id_schema() -> Value {
+    let ids: Vec<&str> = catalog().connectors.iter().map(|c| c.id.as_str()).collect();
+    json!({ "type": "string", "enum": ids, "description": "A connector of `GET /connectors`." })
+}
+
 /// Every (connector, auth type) pair: the variants of a credential's request bodies.
 fn variants() -> impl Iterator<Item = (&'static Connector, &'static AuthType)> {
     catalog()
@@ -65,14 +71,23 @@ fn variants() -> impl Iterator<Item = (&'static Connector, &'static AuthType)> {
         .flat_map(|c| c.auth_types.iter().map(move |a| (c, a)))
 }
 
+/// [`crate::domain::is_plain_text`] as a pattern: something besides white space, and no control
+/// or bidirectional formatting characters (in text, line breaks and tabs are allowed).
+const PLAIN_LINE: &str =
+    r"^(?=.*\S)[^\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]*$";
+const PLAIN_TEXT: &str =
+    r"^(?=[\s\S]*\S)[^\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]*$";
+
 /// The properties every create body has besides connector, auth type and fields.
 fn credential_properties() -> Map<String, Value> {
     let text = |max: usize, description: &str| json!({ "type": "string", "minLength": 1, "maxLength": max, "description": description });
     let mut p = Map::new();
-    p.insert("name".into(), text(200, "Shown in lists; trimmed."));
+    let mut name = text(200, "Shown in lists; trimmed.");
+    name["pattern"] = json!(PLAIN_LINE);
+    p.insert("name".into(), name);
     p.insert(
         "description".into(),
-        json!({ "type": ["string", "null"], "minLength": 1, "maxLength": 2000 }),
+        json!({ "type": ["string", "null"], "minLength": 1, "maxLength": 2000, "pattern": PLAIN_TEXT }),
     );
     p.insert(
         "tags".into(),
@@ -237,6 +252,17 @@ pub fn document(parts: impl IntoIterator<Item = OpenApi>) -> Value {
     for (c, a) in variants() {
         schemas.insert(fields_schema_name(c, a), fields_schema(c, a));
     }
+    schemas.insert("ConnectorId".into(), connector_id_schema());
+    for (name, schema) in [
+        (NewCredentialBody::name(), NewCredentialBody::json_schema()),
+        (UnsavedTestBody::name(), UnsavedTestBody::json_schema()),
+        (
+            CredentialPatchBody::name(),
+            CredentialPatchBody::json_schema(),
+        ),
+    ] {
+        schemas.insert(name.into_owned(), schema);
+    }
     for (name, schema) in [
         (
             "ErrorBody",
@@ -256,6 +282,7 @@ pub fn document(parts: impl IntoIterator<Item = OpenApi>) -> Value {
             serde_json::to_value(schema).expect("a schema serializes"),
         );
     }
+    add_links(&mut doc);
     if !doc["paths"].is_object() {
         doc["paths"] = json!({});
     }
@@ -271,10 +298,133 @@ pub fn document(parts: impl IntoIterator<Item = OpenApi>) -> Value {
     doc
 }
 
+/// What a client can do next with an answer: OpenAPI links, which generated clients and
+/// stateful testers (schemathesis) follow: create, read, edit with the `ETag`, test, share,
+/// delete, restore.
+/// `(link name, target operation, [(parameter, runtime expression)])`.
+type Link = (
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+);
+
+const LINKS: &[(&str, &str, &[Link])] = {
+    const ID: (&str, &str) = ("id", "$response.body#/id");
+    const SAME: (&str, &str) = ("id", "$request.path.id");
+    const ETAG: (&str, &str) = ("header.If-Match", "$response.header.ETag");
+    &[
+        (
+            "createCredential",
+            "201",
+            &[
+                ("GetCredential", "getCredential", &[ID]),
+                ("UpdateCredential", "updateCredential", &[ID, ETAG]),
+                ("TestCredential", "testCredential", &[ID]),
+                ("ListAccessors", "listAccessors", &[ID]),
+                ("GrantAccess", "grantAccess", &[ID]),
+                ("AttachUsage", "attachUsage", &[ID]),
+                ("GetHistory", "getCredentialHistory", &[ID]),
+                ("DeleteCredential", "deleteCredential", &[ID, ETAG]),
+            ],
+        ),
+        (
+            "getCredential",
+            "200",
+            &[
+                ("UpdateCredential", "updateCredential", &[SAME, ETAG]),
+                ("DeleteCredential", "deleteCredential", &[SAME, ETAG]),
+            ],
+        ),
+        (
+            "updateCredential",
+            "200",
+            &[
+                ("TestCredential", "testCredential", &[SAME]),
+                ("DeleteCredential", "deleteCredential", &[SAME, ETAG]),
+            ],
+        ),
+        (
+            "deleteCredential",
+            "200",
+            &[
+                ("RestoreCredential", "restoreCredential", &[SAME]),
+                ("GetHistory", "getCredentialHistory", &[SAME]),
+            ],
+        ),
+        (
+            "restoreCredential",
+            "200",
+            &[("GetCredential", "getCredential", &[SAME])],
+        ),
+        (
+            "grantAccess",
+            "201",
+            &[(
+                "RevokeAccess",
+                "revokeAccess",
+                &[
+                    SAME,
+                    ("type", "$request.path.type"),
+                    ("pid", "$request.path.pid"),
+                ],
+            )],
+        ),
+        (
+            "attachUsage",
+            "201",
+            &[(
+                "DetachUsage",
+                "detachUsage",
+                &[
+                    SAME,
+                    ("kind", "$response.body#/kind"),
+                    ("rid", "$response.body#/resource_id"),
+                ],
+            )],
+        ),
+    ]
+};
+
+fn add_links(doc: &mut Value) {
+    for (from, status, links) in LINKS {
+        // Each function's part is also documented alone; the whole document's test checks
+        // that both ends of every link exist.
+        let Some(response) = doc["paths"]
+            .as_object_mut()
+            .into_iter()
+            .flat_map(|paths| paths.values_mut())
+            .flat_map(|item| {
+                item.as_object_mut()
+                    .into_iter()
+                    .flat_map(|i| i.values_mut())
+            })
+            .find(|op| op["operationId"] == *from)
+            .map(|op| &mut op["responses"][*status])
+        else {
+            continue;
+        };
+        for (name, to, parameters) in links.iter() {
+            let parameters: Map<String, Value> = parameters
+                .iter()
+                .map(|(k, v)| (k.to_string(), json!(v)))
+                .collect();
+            response["links"][*name] = json!({ "operationId": to, "parameters": parameters });
+        }
+    }
+}
+
 /// The responses every operation shares, and each error response's `code` enum.
 fn add_conventions(path: &str, op: &mut Value) {
     // A parameter is present or absent, never null: `Option<T>` means "not required".
-    for param in op["parameters"].as_array_mut().into_iter().flatten() {
+    for param in op
+        .get_mut("parameters")
+        .and_then(Value::as_array_mut)
+        .into_iter()
+        .flatten()
+    {
+        if param["name"] == "connector" {
+            param["schema"] = component("ConnectorId");
+        }
         if let Some(types) = param["schema"]["type"].as_array() {
             let present: Vec<Value> = types.iter().filter(|t| *t != "null").cloned().collect();
             if let [only] = present.as_slice() {

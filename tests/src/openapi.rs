@@ -81,6 +81,104 @@ mod tests {
         );
     }
 
+    #[test]
+    fn every_link_joins_two_documented_operations() {
+        let doc = document();
+        let mut ids = BTreeSet::new();
+        let mut targets = Vec::new();
+        for item in doc["paths"].as_object().expect("paths").values() {
+            for op in item.as_object().expect("operations").values() {
+                ids.insert(op["operationId"].as_str().expect("operationId").to_owned());
+                for response in op["responses"].as_object().expect("responses").values() {
+                    for (_, link) in response["links"].as_object().into_iter().flatten() {
+                        targets.push(link["operationId"].as_str().unwrap_or("").to_owned());
+                    }
+                }
+            }
+        }
+        // As many as latchkey_shared::openapi's table declares: none was dropped.
+        assert_eq!(targets.len(), 17, "links were dropped");
+        for target in targets {
+            assert!(
+                ids.contains(&target),
+                "a link to an unknown operation {target}"
+            );
+        }
+    }
+
+    /// Where a schema says both `type` and `enum`, every value has one of those types. (The
+    /// catalog's `locator` was documented as an object whose values were `true` and a string;
+    /// schemathesis caught every `GET /connectors` answer violating it.)
+    #[test]
+    fn enum_values_have_the_schema_type() {
+        fn json_type(v: &Value) -> &'static str {
+            match v {
+                Value::Null => "null",
+                Value::Bool(_) => "boolean",
+                Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
+                Value::Number(_) => "number",
+                Value::String(_) => "string",
+                Value::Array(_) => "array",
+                Value::Object(_) => "object",
+            }
+        }
+        fn walk(v: &Value, at: &str) {
+            match v {
+                Value::Object(map) => {
+                    if let (Some(types), Some(Value::Array(values))) =
+                        (map.get("type"), map.get("enum"))
+                    {
+                        let allowed: Vec<&str> = match types {
+                            Value::String(t) => vec![t.as_str()],
+                            Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
+                            _ => vec![],
+                        };
+                        for value in values {
+                            let t = json_type(value);
+                            let ok = allowed.contains(&t)
+                                || (t == "integer" && allowed.contains(&"number"));
+                            assert!(ok, "{at}: enum value {value} is not of type {types}");
+                        }
+                    }
+                    for (k, child) in map {
+                        walk(child, &format!("{at}/{k}"));
+                    }
+                }
+                Value::Array(items) => items.iter().for_each(|c| walk(c, at)),
+                _ => {}
+            }
+        }
+        walk(&document(), "#");
+    }
+
+    /// The bodies built from the catalog are in the document, not the placeholder utoipa sees:
+    /// one variant per connector and auth type, each naming its exact fields schema.
+    #[test]
+    fn credential_bodies_have_a_variant_per_connector_and_auth_type() {
+        let doc = document();
+        let pairs: usize = latchkey_shared::catalog::catalog()
+            .connectors
+            .iter()
+            .map(|c| c.auth_types.len())
+            .sum();
+        for body in ["NewCredential", "UnsavedTest"] {
+            let variants = doc["components"]["schemas"][body]["oneOf"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{body} is not a union"));
+            assert_eq!(variants.len(), pairs, "{body}");
+            for v in variants {
+                let fields = v["properties"]["fields"]["$ref"]
+                    .as_str()
+                    .unwrap_or_default();
+                let name = fields.trim_start_matches("#/components/schemas/");
+                assert!(
+                    doc["components"]["schemas"][name]["properties"].is_object(),
+                    "{body}: {fields}"
+                );
+            }
+        }
+    }
+
     /// Every schema a response can reach, following `$ref`s.
     fn reachable(doc: &Value, from: &Value, seen: &mut BTreeSet<String>, out: &mut Vec<Value>) {
         match from {

@@ -33,7 +33,7 @@ const IDEMPOTENCY_KEY_MAX: usize = 255;
 #[utoipa::path(
     post, path = "/credentials", tag = "credentials", operation_id = "createCredential",
     request_body = NewCredentialBody,
-    params(("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters. A retry with the same key and request answers the credential the first one created (with `Idempotent-Replayed: true`) instead of creating another.")),
+    params(("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,255}$", description = "1 to 255 visible ASCII characters. A retry with the same key and request answers the credential the first one created (with `Idempotent-Replayed: true`) instead of creating another.")),
     responses(
         (status = 201, description = "Created.", body = CredentialView, headers(("ETag" = String, description = "The credential's version, for If-Match."), ("Location" = String, description = "`/credentials/{id}`."), ("Idempotent-Replayed" = Option<String>, description = "`true` when this answers a retry."))),
         (status = 400, description = "unknown_connector, unknown_auth_type, unknown_field, invalid_field, missing_field, invalid_idempotency_key"),

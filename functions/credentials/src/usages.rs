@@ -151,7 +151,7 @@ pub async fn attach(
 /// Detaches a usage: whoever attached it, or an admin.
 #[utoipa::path(
     delete, path = "/credentials/{id}/usages/{kind}/{rid}", tag = "usages", operation_id = "detachUsage",
-    params(("id" = CredentialId, Path), ("kind" = UsageKind, Path), ("rid" = String, Path, description = "The resource id.")),
+    params(("id" = CredentialId, Path), ("kind" = UsageKind, Path), ("rid" = String, Path, pattern = "^[A-Za-z0-9._@|+=-]{1,128}$", description = "The resource id.")),
     responses(
         (status = 204, description = "Detached."),
         (status = 400, description = "invalid_field"),

@@ -71,7 +71,7 @@ async fn accessors(
 #[utoipa::path(
     put, path = "/credentials/{id}/accessors/{type}/{pid}", tag = "sharing", operation_id = "grantAccess",
     request_body = GrantBody,
-    params(("id" = CredentialId, Path), ("type" = PrincipalKind, Path), ("pid" = String, Path, description = "The user, team or organisation id.")),
+    params(("id" = CredentialId, Path), ("type" = PrincipalKind, Path), ("pid" = String, Path, pattern = "^[A-Za-z0-9._@|+=-]{1,128}$", description = "The user, team or organisation id.")),
     responses(
         (status = 201, description = "Granted.", body = Accessor),
         (status = 200, description = "The role changed, or was already this one.", body = Accessor),
@@ -150,7 +150,7 @@ async fn grant(svc: &Service, caller: &Caller, req: &Request) -> Result<Response
 /// Revokes a grant. Anyone may drop their own; the owner's cannot be revoked.
 #[utoipa::path(
     delete, path = "/credentials/{id}/accessors/{type}/{pid}", tag = "sharing", operation_id = "revokeAccess",
-    params(("id" = CredentialId, Path), ("type" = PrincipalKind, Path), ("pid" = String, Path)),
+    params(("id" = CredentialId, Path), ("type" = PrincipalKind, Path), ("pid" = String, Path, pattern = "^[A-Za-z0-9._@|+=-]{1,128}$")),
     responses(
         (status = 204, description = "Revoked."),
         (status = 400, description = "invalid_principal"),

@@ -99,7 +99,7 @@ fn port() -> u16 {
 /// OAuth callback, which is this local API's own `/oauth/callback` unless said otherwise.
 fn local_parameters(port: u16) -> BTreeMap<String, String> {
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-    BTreeMap::from([
+    let mut parameters = BTreeMap::from([
         (
             "OutboundAllow".to_string(),
             env("LATCHKEY_OUTBOUND_ALLOW").unwrap_or_default(),
@@ -109,5 +109,10 @@ fn local_parameters(port: u16) -> BTreeMap<String, String> {
             env("LATCHKEY_OAUTH_REDIRECT_URI")
                 .unwrap_or_else(|| format!("http://127.0.0.1:{port}/oauth/callback")),
         ),
-    ])
+    ]);
+    // `make fuzz` points Snowflake logins at loopback, which the outbound guard refuses.
+    if let Some(url) = env("LATCHKEY_SNOWFLAKE_BASE_URL") {
+        parameters.insert("SnowflakeBaseUrl".to_string(), url);
+    }
+    parameters
 }
