@@ -3,19 +3,32 @@
 # runs every test, and stops what it started.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+mkdir -p .local
+
+cargo fmt --all -- --check
+# The lints compile while the local stack installs and starts, and the fuzz venv while the
+# tests compile: rustc wants the CPU, pip and npm mostly the network.
+# Niced, so the emulator and the database servers start on time beside it.
+nice -n 10 cargo clippy --workspace --all-targets --locked -- -D warnings > .local/clippy.log 2>&1 &
+clippy=$!
+tests/stack/venv.sh .venv-fuzz tests/fuzz/requirements.txt > .local/venv-fuzz.log 2>&1 &
+fuzz_venv=$!
 
 source tests/stack/up.sh
 
 # The SAM template is valid and lint-clean. No telemetry: the network is loopback only.
 SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 .venv/bin/sam validate --lint --template-file infra/template.yaml
 
-cargo fmt --all -- --check
-cargo clippy --workspace --all-targets --locked -- -D warnings
-mkdir -p .local
+clippy_ok=0
+wait $clippy || clippy_ok=$?
+cat .local/clippy.log
+[ "$clippy_ok" -eq 0 ]
+
 cargo test --workspace --locked 2>&1 | tee .local/test.log
 # One closing line over every test binary (cargo prints one per binary, the last often empty).
 awk '/^test result:/ { p += $4; f += $6; i += $8 } END { printf "\ntests: %d passed, %d failed, %d skipped\n", p, f, i }' .local/test.log
 
 # The API against its contract: infra/openapi.json validated as OpenAPI 3.1, then schemathesis
 # (fixed seed, bounded), and proof that the check can fail.
+wait $fuzz_venv || { cat .local/venv-fuzz.log; exit 1; }
 tests/fuzz/fuzz.sh ci broken
