@@ -17,6 +17,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 
+use crate::openapi::Contract;
 use crate::template::Route;
 
 /// API Gateway refuses payloads over 10 MB before any function runs.
@@ -117,6 +118,7 @@ pub struct Gateway {
     handlers: BTreeMap<String, Handler>,
     jwt: DevJwt,
     access_log: bool,
+    contract: Option<Arc<Contract>>,
 }
 
 /// What matching a request against the routes gives.
@@ -144,7 +146,15 @@ impl Gateway {
             handlers,
             jwt,
             access_log: false,
+            contract: None,
         })
+    }
+
+    /// Checks every answer against the OpenAPI document: one the document does not allow
+    /// becomes a 500 `contract_violation` saying why, so the test that provoked it fails.
+    pub fn with_contract(mut self, contract: Contract) -> Self {
+        self.contract = Some(Arc::new(contract));
+        self
     }
 
     pub fn with_access_log(mut self) -> Self {
@@ -199,12 +209,40 @@ impl Gateway {
         };
         let event = api_gateway_v2_event(&parts, &body, &matched, claims.as_ref());
         let handler = self.handlers[&matched.route.function].clone();
-        match invoke(handler, event).await {
+        let response = match invoke(handler, event).await {
             Ok(resp) => resp,
             Err(e) => {
                 eprintln!("function {} failed: {e}", matched.route.function);
-                gateway_reply(500, "Internal Server Error")
+                return gateway_reply(500, "Internal Server Error");
             }
+        };
+        match &self.contract {
+            Some(contract) => check_contract(contract, matched.route, response).await,
+            None => response,
+        }
+    }
+}
+
+async fn check_contract(
+    contract: &Contract,
+    route: &Route,
+    response: hyper::Response<Full<Bytes>>,
+) -> hyper::Response<Full<Bytes>> {
+    let (parts, body) = response.into_parts();
+    let bytes = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    match contract.violation(&route.method, &route.path, parts.status.as_u16(), &bytes) {
+        None => hyper::Response::from_parts(parts, Full::new(bytes)),
+        Some(why) => {
+            eprintln!("contract violation: {why}");
+            let mut resp = gateway_reply(500, "contract violation");
+            *resp.body_mut() = Full::new(Bytes::from(
+                json!({ "error": { "code": "contract_violation", "message": why } }).to_string(),
+            ));
+            resp
         }
     }
 }

@@ -152,7 +152,12 @@ impl LocalStack {
         listener: TcpListener,
         jwt: DevJwt,
     ) -> Result<tokio::task::JoinHandle<()>, Error> {
-        let gateway = Arc::new(self.gateway(jwt)?);
+        // The integration tests serve through here: every answer is checked against the
+        // OpenAPI document, so each test is also a test of the contract.
+        let gateway = Arc::new(
+            self.gateway(jwt)?
+                .with_contract(openapi::Contract::generated()),
+        );
         Ok(tokio::spawn(gateway.serve(listener)))
     }
 }

@@ -44,6 +44,66 @@ pub fn operations(doc: &Value) -> std::collections::BTreeSet<(String, String)> {
         .collect()
 }
 
+/// What the document allows each operation to answer, checked on every answer the local
+/// gateway gives in the integration tests: a status the operation does not document, or an
+/// error code its response does not list, fails the test that provoked it.
+pub struct Contract {
+    doc: Value,
+}
+
+impl Contract {
+    pub fn generated() -> Self {
+        Self { doc: document() }
+    }
+
+    /// What is wrong with `status` and `body` as the answer of `method` on the template path
+    /// `path`, or `None` when the document allows it.
+    pub fn violation(&self, method: &str, path: &str, status: u16, body: &[u8]) -> Option<String> {
+        let op = &self.doc["paths"][path][method.to_ascii_lowercase()];
+        let response = &op["responses"][status.to_string()];
+        if response.is_null() {
+            return Some(format!(
+                "{method} {path} answered {status}, which the document does not list"
+            ));
+        }
+        if status < 400 {
+            return None;
+        }
+        let answered: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+        let Some(code) = answered["error"]["code"].as_str() else {
+            // API Gateway's own `{"message": ...}` (401 from the authorizer).
+            let gateway_message = status == 401 && answered["message"].is_string();
+            return (!gateway_message)
+                .then(|| format!("{method} {path} answered {status} without an error code"));
+        };
+        let mut listed = Vec::new();
+        codes_in(response, &mut listed);
+        (!listed.iter().any(|c| c == code)).then(|| {
+            format!("{method} {path} answered {status} `{code}`, which the document does not list for it (it lists {listed:?}): declare it on the handler's #[utoipa::path] and run make openapi")
+        })
+    }
+}
+
+/// The `error.code` enums of an error response's schema.
+fn codes_in(schema: &Value, out: &mut Vec<String>) {
+    match schema {
+        Value::Object(map) => {
+            if let Some(Value::Array(codes)) = map
+                .get("properties")
+                .and_then(|p| p.get("error"))
+                .and_then(|e| e.get("properties"))
+                .and_then(|p| p.get("code"))
+                .and_then(|c| c.get("enum"))
+            {
+                out.extend(codes.iter().filter_map(Value::as_str).map(str::to_owned));
+            }
+            map.values().for_each(|v| codes_in(v, out));
+        }
+        Value::Array(items) => items.iter().for_each(|v| codes_in(v, out)),
+        _ => {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,6 +237,37 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn the_contract_names_undocumented_statuses_and_codes() {
+        let contract = Contract::generated();
+        let error = |code: &str| json!({ "error": { "code": code, "message": "m" } }).to_string();
+        let check = |method, path, status, body: &str| {
+            contract.violation(method, path, status, body.as_bytes())
+        };
+        assert_eq!(check("GET", "/credentials/{id}", 200, "{}"), None);
+        assert_eq!(
+            check("GET", "/credentials/{id}", 404, &error("not_found")),
+            None
+        );
+        assert_eq!(
+            check(
+                "PATCH",
+                "/credentials/{id}",
+                412,
+                &error("version_mismatch")
+            ),
+            None
+        );
+        assert_eq!(
+            check("GET", "/credentials", 401, r#"{"message":"Unauthorized"}"#),
+            None
+        );
+        assert!(check("GET", "/credentials/{id}", 418, "{}").is_some());
+        assert!(check("GET", "/credentials/{id}", 409, &error("edit_conflict")).is_some());
+        assert!(check("PATCH", "/credentials/{id}", 422, &error("not_a_code")).is_some());
+        assert!(check("POST", "/credentials", 400, "{}").is_some());
     }
 
     /// Every schema a response can reach, following `$ref`s.
