@@ -243,6 +243,15 @@ pub fn document(parts: impl IntoIterator<Item = OpenApi>) -> Value {
         }
     });
     doc["security"] = json!([{ "bearer": [] }]);
+    doc["tags"] = json!([
+        { "name": "connectors", "description": "What can be stored: connectors, auth types and their fields." },
+        { "name": "credentials", "description": "Create, read, edit, delete and restore credentials; their history; refresh on demand." },
+        { "name": "testing", "description": "Connection tests, of a saved credential (the verdict becomes its status) or of one being filled in." },
+        { "name": "sharing", "description": "Who may use a credential, at which role; ownership." },
+        { "name": "usages", "description": "The data sources and destinations that use a credential." },
+        { "name": "oauth", "description": "Connecting and re-authenticating OAuth 2.0 authorization-code credentials through the provider." },
+        { "name": "reference", "description": "This document and its reference page. Public." },
+    ]);
     if !doc["components"]["schemas"].is_object() {
         doc["components"]["schemas"] = json!({});
     }

@@ -74,6 +74,7 @@ async fn main() -> Result<(), latchkey_tests::Error> {
             .join(", ")
     );
     println!("\nA development token for user alice in org acme, team data, valid 12 hours:\n\nexport TOKEN={token}\n");
+    println!("API reference: http://127.0.0.1:{port}/docs (the document: /openapi.json)\n");
     println!(
         "Try:\n  curl -s -H \"Authorization: Bearer $TOKEN\" http://127.0.0.1:{port}/connectors"
     );
