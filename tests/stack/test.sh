@@ -15,6 +15,8 @@ tests/stack/venv.sh .venv-fuzz tests/fuzz/requirements.txt > .local/venv-fuzz.lo
 fuzz_venv=$!
 
 source tests/stack/up.sh
+# up.sh's trap stops the stack; this one also stops the background jobs if a step fails.
+trap 'kill $clippy $fuzz_venv 2>/dev/null || true; stack_down' EXIT
 
 # The SAM template is valid and lint-clean. No telemetry: the network is loopback only.
 SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 .venv/bin/sam validate --lint --template-file infra/template.yaml

@@ -20,13 +20,16 @@ async fn main() -> Result<(), latchkey_tests::Error> {
         print!("{}", latchkey_tests::openapi::render());
         return Ok(());
     }
-    // `local-api token [SUB [ORG]]`: a development token valid one hour (default alice in acme,
+    // `local-api token [SUB [ORG]]`: a development token valid 12 hours (default alice in acme,
     // team data), for scripts such as `make fuzz`.
     if std::env::args().nth(1).as_deref() == Some("token") {
         let args: Vec<String> = std::env::args().skip(2).collect();
         let sub = args.first().map_or("alice", String::as_str);
         let org = args.get(1).map_or("acme", String::as_str);
-        println!("{}", DevJwt::from_env().token(sub, org, &["data"], 3600));
+        println!(
+            "{}",
+            DevJwt::from_env().token(sub, org, &["data"], 12 * 3600)
+        );
         return Ok(());
     }
     // `local-api env`: the environment the template gives the functions in the local stack, as
@@ -111,9 +114,16 @@ fn local_parameters(port: u16) -> BTreeMap<String, String> {
                 .unwrap_or_else(|| format!("http://127.0.0.1:{port}/oauth/callback")),
         ),
     ]);
-    // `make fuzz` points Snowflake logins at loopback, which the outbound guard refuses.
-    if let Some(url) = env("LATCHKEY_SNOWFLAKE_BASE_URL") {
-        parameters.insert("SnowflakeBaseUrl".to_string(), url);
+    // `make fuzz` points Snowflake logins at loopback, which the outbound guard refuses, and
+    // lifts the test rate limit so that which calls answer 429 does not depend on the clock.
+    for (parameter, variable) in [
+        ("SnowflakeBaseUrl", "LATCHKEY_SNOWFLAKE_BASE_URL"),
+        ("TestRateLimitPerUser", "LATCHKEY_TEST_RATE_PER_USER"),
+        ("TestRateLimitPerOrg", "LATCHKEY_TEST_RATE_PER_ORG"),
+    ] {
+        if let Some(value) = env(variable) {
+            parameters.insert(parameter.to_string(), value);
+        }
     }
     parameters
 }
