@@ -1,6 +1,8 @@
 //! The API's wire types: what the handlers answer, as Rust types. The OpenAPI document
-//! (`infra/openapi.json`, [`crate::openapi`]) is derived from these, so the document and the
-//! answers cannot drift apart. Secret values have no place in any of them.
+//! (`infra/openapi.json`, [`crate::openapi`]) derives its response schemas from these. The small
+//! request types at the end describe what the handlers' field-by-field parsers accept; the
+//! integration tests' contract check and the fuzz run keep the two in agreement. Secret values
+//! have no place in any of them.
 
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -16,6 +18,7 @@ use crate::status::Trigger;
 pub struct CredentialView {
     pub id: CredentialId,
     pub name: String,
+    #[schema(required = true)]
     pub description: Option<String>,
     /// A connector id from `GET /connectors`.
     pub connector: String,
@@ -32,13 +35,18 @@ pub struct CredentialView {
     pub access_role: Role,
     pub status: Status,
     /// Machine-readable reason of the status (`auth_rejected`, `refresh_exhausted`, ...).
+    #[schema(required = true)]
     pub status_code: Option<String>,
     /// The reason for a person: what happened and what to do.
+    #[schema(required = true)]
     pub status_reason: Option<String>,
+    #[schema(required = true)]
     pub status_trigger: Option<Trigger>,
     #[serde(with = "time::serde::rfc3339::option")]
+    #[schema(required = true)]
     pub verified_at: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339::option")]
+    #[schema(required = true)]
     pub status_changed_at: Option<OffsetDateTime>,
     /// Bumped by every change; sent as the `ETag`, expected back in `If-Match`.
     pub version: u64,
@@ -49,20 +57,21 @@ pub struct CredentialView {
     pub updated_at: OffsetDateTime,
     /// Token URL and OAuth 2.0 credentials: the access token the service keeps fresh.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub token: Option<TokenView>,
     /// Deleted credentials only.
     #[serde(
         skip_serializing_if = "Option::is_none",
         with = "time::serde::rfc3339::option"
     )]
-    #[schema(required = false)]
+    #[schema(nullable = false, required = false)]
     pub deleted_at: Option<OffsetDateTime>,
     /// Deleted credentials only: the end of the recovery window.
     #[serde(
         skip_serializing_if = "Option::is_none",
         with = "time::serde::rfc3339::option"
     )]
-    #[schema(required = false)]
+    #[schema(nullable = false, required = false)]
     pub purge_at: Option<OffsetDateTime>,
 }
 
@@ -70,13 +79,27 @@ pub struct CredentialView {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TokenView {
     #[serde(with = "time::serde::rfc3339::option")]
+    #[schema(required = true)]
     pub expires_at: Option<OffsetDateTime>,
     pub auto_refresh: bool,
     #[serde(with = "time::serde::rfc3339::option")]
+    #[schema(required = true)]
     pub next_refresh_at: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339::option")]
+    #[schema(required = true)]
     pub last_refresh_at: Option<OffsetDateTime>,
     pub refresh_failures: u32,
+}
+
+/// `POST /credentials`: the new credential, and the test's report when it was tested first.
+#[cfg(feature = "testers")]
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedCredential {
+    #[serde(flatten)]
+    pub credential: CredentialView,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub test: Option<crate::testers::TestReport>,
 }
 
 /// `POST /credentials/{id}/refresh`: the credential after the refresh, and how it went.
@@ -109,6 +132,7 @@ macro_rules! page {
         #[derive(Debug, Serialize, ToSchema)]
         pub struct $name {
             pub items: Vec<$item>,
+            #[schema(required = true)]
             pub next_token: Option<String>,
         }
     )*};
@@ -165,10 +189,10 @@ pub struct AuthorizationRedirect {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ConnectOutcome {
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(required = false)]
+    #[schema(nullable = false, required = false)]
     pub result: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(required = false)]
+    #[schema(nullable = false, required = false)]
     pub error: Option<String>,
 }
 
@@ -182,7 +206,7 @@ pub struct NewUsageBody {
     /// The data source's or destination's id in the data platform.
     #[schema(pattern = "^[A-Za-z0-9._@|+=-]{1,128}$")]
     resource_id: String,
-    #[schema(min_length = 1, max_length = 200)]
+    #[schema(min_length = 1, max_length = 200, nullable = false)]
     name: Option<String>,
 }
 

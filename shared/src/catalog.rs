@@ -280,6 +280,7 @@ pub struct ConnectorList {
 pub struct ConnectorView {
     pub id: String,
     pub label: String,
+    #[schema(required = true)]
     pub description: Option<String>,
     /// Used when a create names no `auth_type`.
     pub default_auth_type: String,
@@ -306,28 +307,29 @@ pub struct FieldView {
     /// Secret fields are write-only: a credential shows only that they are set.
     pub secret: bool,
     /// The value used when the field is left out.
+    #[schema(required = true)]
     pub default: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(required = false)]
+    #[schema(nullable = false, required = false)]
     pub description: Option<String>,
     /// `enum` fields: the allowed values.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(required = false)]
+    #[schema(nullable = false, required = false)]
     pub values: Option<Vec<String>>,
     /// `true`: changing it requires the secret fields again; `"weakening"`: only a change to a
     /// weaker value does.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(required = false, schema_with = locator_schema)]
+    #[schema(nullable = false, required = false, schema_with = locator_schema)]
     pub locator: Option<Value>,
     /// A secret the service obtains itself (tokens); never asked of a person.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(required = false)]
+    #[schema(nullable = false, required = false)]
     pub held_by_service: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(required = false)]
+    #[schema(nullable = false, required = false)]
     pub min: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(required = false)]
+    #[schema(nullable = false, required = false)]
     pub max: Option<i64>,
 }
 

@@ -311,13 +311,13 @@ pub fn document(parts: impl IntoIterator<Item = OpenApi>) -> Value {
 /// stateful testers (schemathesis) follow: create, read, edit with the `ETag`, test, share,
 /// delete, restore.
 /// `(link name, target operation, [(parameter, runtime expression)])`.
-type Link = (
+pub type Link = (
     &'static str,
     &'static str,
     &'static [(&'static str, &'static str)],
 );
 
-const LINKS: &[(&str, &str, &[Link])] = {
+pub const LINKS: &[(&str, &str, &[Link])] = {
     const ID: (&str, &str) = ("id", "$response.body#/id");
     const SAME: (&str, &str) = ("id", "$request.path.id");
     const ETAG: (&str, &str) = ("header.If-Match", "$response.header.ETag");
@@ -460,6 +460,28 @@ fn add_conventions(path: &str, op: &mut Value) {
         codes.push(("413", &["payload_too_large"]));
     }
     let responses = op["responses"].as_object_mut().expect("responses");
+    // A documented response header is always sent, unless its type is optional
+    // (`Idempotent-Replayed`), and is never null.
+    for response in responses.values_mut() {
+        for header in response
+            .get_mut("headers")
+            .and_then(Value::as_object_mut)
+            .into_iter()
+            .flat_map(|h| h.values_mut())
+        {
+            let types = header["schema"]["type"].as_array().cloned();
+            let optional = types
+                .as_ref()
+                .is_some_and(|t| t.iter().any(|t| t == "null"));
+            if let Some(types) = types {
+                let present: Vec<Value> = types.into_iter().filter(|t| t != "null").collect();
+                if let [only] = present.as_slice() {
+                    header["schema"]["type"] = only.clone();
+                }
+            }
+            header["required"] = json!(!optional);
+        }
+    }
     for (status, more) in codes {
         let entry = responses
             .entry(status)
@@ -481,8 +503,9 @@ fn add_conventions(path: &str, op: &mut Value) {
                 { "properties": { "error": { "properties": { "code": { "enum": known } } } } },
             ]
         });
-        // API Gateway itself answers 401 (and 404/413 before any function runs) with
-        // `{"message": ...}`: documented beside our envelope.
+        // API Gateway's JWT authorizer answers 401 with `{"message": ...}`: documented beside
+        // our envelope. (Its other own answers, 404 for unknown routes, 413 over 10 MB, 429
+        // when throttled, 503/504 when a function fails or times out, are not per operation.)
         let body = if status == "401" {
             json!({ "oneOf": [envelope, component("GatewayMessage")] })
         } else {
@@ -503,7 +526,7 @@ fn declared_codes(response: &Value) -> BTreeSet<String> {
         .collect()
 }
 
-/// API Gateway's own answers (401 from the JWT authorizer, 404 for unknown routes, 413).
+/// API Gateway's own answer body, as its JWT authorizer's 401 carries it.
 #[derive(serde::Serialize, ToSchema)]
 pub struct GatewayMessage {
     pub message: String,

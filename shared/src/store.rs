@@ -150,6 +150,7 @@ pub struct Usage {
     pub kind: String,
     pub resource_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub name: Option<String>,
     pub added_by: String,
     #[serde(with = "time::serde::rfc3339")]

@@ -12,11 +12,11 @@ use latchkey_shared::catalog::catalog;
 use latchkey_shared::commit::{commit, Committed, Write};
 use latchkey_shared::domain::{Acl, Caller, CredentialId, Role, Status};
 use latchkey_shared::error::ApiError;
-use latchkey_shared::http::{admit_connection_test, credential_response, json_object};
+use latchkey_shared::http::{admit_connection_test, json_object, json_response, with_etag};
 use latchkey_shared::record::{CredentialRecord, HistoryAction, HistoryEntry};
 use latchkey_shared::status::Trigger;
 use latchkey_shared::store::IdempotencyRecord;
-use latchkey_shared::testers::Target;
+use latchkey_shared::testers::{Target, TestReport};
 use latchkey_shared::validity::{status_changed, status_line};
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -24,7 +24,7 @@ use time::OffsetDateTime;
 
 use crate::input::NewCredential;
 use crate::Service;
-use latchkey_shared::api::CredentialView;
+use latchkey_shared::api::CreatedCredential;
 use latchkey_shared::openapi::NewCredentialBody;
 
 const IDEMPOTENCY_KEY_MAX: usize = 255;
@@ -35,8 +35,9 @@ const IDEMPOTENCY_KEY_MAX: usize = 255;
     request_body = NewCredentialBody,
     params(("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,255}$", description = "1 to 255 visible ASCII characters. A retry with the same key and request answers the credential the first one created (with `Idempotent-Replayed: true`) instead of creating another.")),
     responses(
-        (status = 201, description = "Created.", body = CredentialView, headers(("ETag" = String, description = "The credential's version, for If-Match."), ("Location" = String, description = "`/credentials/{id}`."), ("Idempotent-Replayed" = Option<String>, description = "`true` when this answers a retry."))),
+        (status = 201, description = "Created.", body = CreatedCredential, headers(("ETag" = String, description = "The credential's version, for If-Match."), ("Location" = String, description = "`/credentials/{id}`."), ("Idempotent-Replayed" = Option<String>, description = "`true` when this answers a retry."))),
         (status = 400, description = "unknown_connector, unknown_auth_type, unknown_field, invalid_field, missing_field, invalid_idempotency_key"),
+        (status = 404, description = "not_found"),
         (status = 409, description = "request_in_progress, idempotency_key_reused"),
         (status = 422, description = "secret_in_url, idempotency_key_reused"),
         (status = 429, description = "rate_limited", headers(("Retry-After" = u64, description = "Seconds until a test is allowed again."))),
@@ -191,17 +192,20 @@ pub async fn create(
         )
         .await;
     }
-    let mut resp = created(&record, Role::Owner, false);
-    if let Some(report) = report {
-        let mut body: serde_json::Value = serde_json::from_slice(resp.body().as_ref())?;
-        body["test"] = serde_json::to_value(&report)?;
-        *resp.body_mut() = Body::Text(body.to_string());
-    }
-    Ok(resp)
+    Ok(created(&record, Role::Owner, false, report))
 }
 
-fn created(record: &CredentialRecord, role: Role, replayed: bool) -> Response<Body> {
-    let mut resp = credential_response(201, &record.view(role));
+fn created(
+    record: &CredentialRecord,
+    role: Role,
+    replayed: bool,
+    test: Option<TestReport>,
+) -> Response<Body> {
+    let body = CreatedCredential {
+        credential: record.view(role),
+        test,
+    };
+    let mut resp = with_etag(json_response(201, &body), record.version);
     let headers = resp.headers_mut();
     if let Ok(location) = HeaderValue::from_str(&format!("/credentials/{}", record.id)) {
         headers.insert("location", location);
@@ -238,7 +242,7 @@ async fn replay(
             )
         })?;
     let role = authorize(&record.acl, &record.org_id, caller, Action::View)?;
-    Ok(created(&record, role, true))
+    Ok(created(&record, role, true, None))
 }
 
 /// Scoped to the caller, so two users cannot collide on (or probe) each other's keys.

@@ -78,7 +78,7 @@ fn connectors() -> Response<Body> {
         (status = 429, description = "rate_limited", headers(("Retry-After" = u64, description = "Seconds until a refresh is allowed again."))),
     )
 )]
-/// `POST /credentials/{id}/refresh`: an operator's "refresh the token now".
+/// Refreshes the access token of a token URL or OAuth 2.0 credential now.
 async fn refresh_now(
     svc: &Service,
     caller: &latchkey_shared::domain::Caller,

@@ -15,10 +15,10 @@ use serde_json::Value;
 use std::collections::BTreeSet;
 
 use crate::Service;
+use latchkey_shared::api::{CredentialPage, CredentialView, HistoryPage};
 
 const DEFAULT_PAGE: usize = 50;
 const MAX_PAGE: usize = 100;
-use latchkey_shared::api::{CredentialPage, CredentialView, HistoryPage};
 /// The name page tokens of `GET /credentials` are bound to.
 const LISTING: &str = "credentials";
 
@@ -125,10 +125,10 @@ impl ListFilter {
     }
 }
 
-/// Every credential reachable through the caller's user, team and org grants, once each, in id
-/// (creation) order. One index query per principal, then one batch read per 100 credentials.
-/// The page token holds the last credential id examined, so pages are stable under concurrent
-/// creates; filters apply after the read, so a page may hold fewer than `limit` items.
+// Every credential reachable through the caller's user, team and org grants, once each, in id
+// (creation) order. One index query per principal, then one batch read per 100 credentials.
+// The page token holds the last credential id examined, so pages are stable under concurrent
+// creates; filters apply after the read, so a page may hold fewer than `limit` items.
 /// The credentials the caller can see (owned, or shared with them, their teams or their
 /// organisation), by id, filtered.
 #[utoipa::path(
@@ -139,7 +139,7 @@ impl ListFilter {
         ("status" = Option<Status>, Query),
         ("tag" = Option<String>, Query),
         ("deleted" = Option<bool>, Query, description = "`true`: the deleted credentials still in their recovery window instead."),
-        ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "Items per page (default %D%)."),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "Items per page (default 50)."),
         ("next_token" = Option<String>, Query, description = "The `next_token` of the previous page."),
     ),
     responses(
@@ -196,13 +196,13 @@ pub async fn list(
     Ok(json_response(200, &CredentialPage { items, next_token }))
 }
 
-/// Newest first; available on a deleted credential, which is when it matters most.
+// Available on a deleted credential, which is when it matters most.
 /// Who did what to a credential, newest first; field names, never values. Also for a deleted
 /// credential.
 #[utoipa::path(
     get, path = "/credentials/{id}/history", tag = "credentials", operation_id = "getCredentialHistory",
     params(("id" = CredentialId, Path),
-        ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "Items per page (default %D%)."),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "Items per page (default 50)."),
         ("next_token" = Option<String>, Query, description = "The `next_token` of the previous page."),
     ),
     responses(

@@ -64,7 +64,8 @@ pub async fn list(
     ))
 }
 
-/// `{kind, resource_id, name?}`. Attaching what is already attached answers 200 with it.
+/// Records that a data source or destination uses the credential. Attaching what is already
+/// attached answers 200 with it.
 #[utoipa::path(
     post, path = "/credentials/{id}/usages", tag = "usages", operation_id = "attachUsage",
     request_body = NewUsageBody,
@@ -157,6 +158,7 @@ pub async fn attach(
         (status = 400, description = "invalid_field"),
         (status = 404, description = "usage_not_found"),
         (status = 409, description = "credential_changed"),
+        (status = 410, description = "credential_deleted"),
     )
 )]
 pub async fn detach(

@@ -137,6 +137,8 @@ impl Service {
         (status = 422, description = "not_oauth, missing_field, oauth_not_configured"),
     )
 )]
+/// Starts connecting (or re-authenticating) an OAuth 2.0 authorization-code credential: sends
+/// the person's browser to the provider.
 async fn start_connect(
     svc: &Service,
     caller: &Caller,
@@ -217,8 +219,11 @@ async fn start_connect(
     responses(
         (status = 302, description = "Back to the console with `result=connected` or `error=<code>` in the query.", body = ConnectOutcome, headers(("Location" = String, description = "The console's page for the outcome."))),
         (status = 400, description = "invalid_state, missing_code"),
+        (status = 422, description = "oauth_not_configured"),
     )
 )]
+/// Where the provider sends the person back: exchanges the code, stores the tokens, and sends
+/// the browser on to the console with the outcome.
 async fn callback(svc: &Service, req: &Request) -> Result<Response<Body>, ApiError> {
     let state = query_param(req, "state")
         .ok_or_else(|| ApiError::bad_request("invalid_state", "the callback has no state"))?;

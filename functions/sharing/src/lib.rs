@@ -67,7 +67,7 @@ async fn accessors(
     Ok(json_response(200, &accessors_view(&record)))
 }
 
-/// `PUT .../accessors/{type}/{pid}` with `{role}`: add a grant or change its role.
+/// Grants a user, team or organisation a role on the credential, or changes its role.
 #[utoipa::path(
     put, path = "/credentials/{id}/accessors/{type}/{pid}", tag = "sharing", operation_id = "grantAccess",
     request_body = GrantBody,
@@ -212,7 +212,7 @@ async fn revoke(svc: &Service, caller: &Caller, req: &Request) -> Result<Respons
     Ok(resp)
 }
 
-/// `{user}`: the new owner, a user of the credential's organisation. The previous owner
+/// Makes another user of the credential's organisation its owner. The previous owner
 /// keeps admin access (they can drop it).
 #[utoipa::path(
     post, path = "/credentials/{id}/owner", tag = "sharing", operation_id = "transferOwnership",

@@ -100,7 +100,8 @@ async fn test_saved(
     ))
 }
 
-/// `{connector, auth_type?, fields}`: validated like a create, tested, forgotten.
+/// Tests a credential that is not saved yet (a form being filled in): validated like a create,
+/// tested, forgotten.
 #[utoipa::path(
     post, path = "/credentials/test", tag = "testing", operation_id = "testUnsavedCredential",
     request_body = UnsavedTestBody,
