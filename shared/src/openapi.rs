@@ -29,6 +29,27 @@ fn placeholder() -> RefOr<Schema> {
     utoipa::openapi::schema::ObjectBuilder::new().build().into()
 }
 
+/// Declares a [`CatalogSchema`] body: a unit type for `#[utoipa::path(request_body = ...)]`,
+/// named in the document as given, whose placeholder schema [`document`] replaces.
+macro_rules! catalog_body {
+    ($(#[$doc:meta])* $ty:ident as $name:literal) => {
+        $(#[$doc])*
+        pub struct $ty;
+
+        impl PartialSchema for $ty {
+            fn schema() -> RefOr<Schema> {
+                placeholder()
+            }
+        }
+
+        impl ToSchema for $ty {
+            fn name() -> Cow<'static, str> {
+                $name.into()
+            }
+        }
+    };
+}
+
 /// The path of a component schema, for `$ref`.
 fn component(name: &str) -> Value {
     json!({ "$ref": format!("#/components/schemas/{name}") })
@@ -128,13 +149,9 @@ fn by_connector(extra: Map<String, Value>, description: &str) -> Value {
     json!({ "description": description, "oneOf": variants })
 }
 
-/// `POST /credentials`.
-pub struct NewCredentialBody;
-
-impl PartialSchema for NewCredentialBody {
-    fn schema() -> RefOr<Schema> {
-        placeholder()
-    }
+catalog_body! {
+    /// `POST /credentials`.
+    NewCredentialBody as "NewCredential"
 }
 
 impl CatalogSchema for NewCredentialBody {
@@ -151,19 +168,9 @@ impl CatalogSchema for NewCredentialBody {
     }
 }
 
-impl ToSchema for NewCredentialBody {
-    fn name() -> Cow<'static, str> {
-        "NewCredential".into()
-    }
-}
-
-/// `POST /credentials/test`.
-pub struct UnsavedTestBody;
-
-impl PartialSchema for UnsavedTestBody {
-    fn schema() -> RefOr<Schema> {
-        placeholder()
-    }
+catalog_body! {
+    /// `POST /credentials/test`.
+    UnsavedTestBody as "UnsavedTest"
 }
 
 impl CatalogSchema for UnsavedTestBody {
@@ -175,19 +182,9 @@ impl CatalogSchema for UnsavedTestBody {
     }
 }
 
-impl ToSchema for UnsavedTestBody {
-    fn name() -> Cow<'static, str> {
-        "UnsavedTest".into()
-    }
-}
-
-/// `PATCH /credentials/{id}`: what the stored credential's connector allows, so one schema.
-pub struct CredentialPatchBody;
-
-impl PartialSchema for CredentialPatchBody {
-    fn schema() -> RefOr<Schema> {
-        placeholder()
-    }
+catalog_body! {
+    /// `PATCH /credentials/{id}`: what the stored credential's connector allows, so one schema.
+    CredentialPatchBody as "CredentialPatch"
 }
 
 impl CatalogSchema for CredentialPatchBody {
@@ -210,12 +207,6 @@ impl CatalogSchema for CredentialPatchBody {
             "properties": properties,
             "additionalProperties": false,
         })
-    }
-}
-
-impl ToSchema for CredentialPatchBody {
-    fn name() -> Cow<'static, str> {
-        "CredentialPatch".into()
     }
 }
 
