@@ -623,40 +623,30 @@ impl FieldSpec {
             FieldType::Text | FieldType::PemCertificates => TEXT_MAX_LENGTH,
             _ => DEFAULT_MAX_LENGTH,
         });
-        let text = json!({ "type": "string", "minLength": 1, "maxLength": max_len });
-        let mut schema = if self.secret {
-            let mut s = text;
-            s["writeOnly"] = json!(true);
+        // A non-empty string within the length limit, with what the type adds.
+        let text = |extra: Value| {
+            let mut s = json!({ "type": "string", "minLength": 1, "maxLength": max_len });
+            if let (Value::Object(s), Value::Object(extra)) = (&mut s, extra) {
+                s.extend(extra);
+            }
             s
+        };
+        let mut schema = if self.secret {
+            text(json!({ "writeOnly": true }))
         } else {
             match self.kind {
-                FieldType::String | FieldType::Text => text,
-                FieldType::Hostname => {
-                    let mut s = text;
-                    s["format"] = json!("hostname");
-                    s
-                }
+                FieldType::String | FieldType::Text => text(json!({})),
+                FieldType::Hostname => text(json!({ "format": "hostname" })),
                 FieldType::Url => {
-                    let mut s = text;
-                    s["format"] = json!("uri");
-                    s["pattern"] = json!("^[Hh][Tt][Tt][Pp][Ss]?://");
-                    s
+                    text(json!({ "format": "uri", "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://" }))
                 }
                 FieldType::PemCertificates => {
-                    let mut s = text;
-                    s["pattern"] = json!("-----BEGIN CERTIFICATE-----");
-                    s
+                    text(json!({ "pattern": "-----BEGIN CERTIFICATE-----" }))
                 }
-                FieldType::AwsRegion => {
-                    let mut s = text;
-                    s["pattern"] = json!("^[a-z][a-z0-9-]*$");
-                    s
-                }
-                FieldType::AccountIdentifier => {
-                    let mut s = text;
-                    s["pattern"] = json!("^[A-Za-z0-9][A-Za-z0-9_-]*(\\.[A-Za-z0-9_-]+)*$");
-                    s
-                }
+                FieldType::AwsRegion => text(json!({ "pattern": "^[a-z][a-z0-9-]*$" })),
+                FieldType::AccountIdentifier => text(json!({
+                    "pattern": "^[A-Za-z0-9][A-Za-z0-9_-]*(\\.[A-Za-z0-9_-]+)*$"
+                })),
                 FieldType::Integer => {
                     let mut s = json!({ "type": "integer" });
                     if let Some(min) = self.min {
@@ -670,7 +660,7 @@ impl FieldSpec {
                 FieldType::Boolean => json!({ "type": "boolean" }),
                 FieldType::Enum => json!({ "type": "string", "enum": self.values }),
                 FieldType::StringList => json!({
-                    "type": "array", "maxItems": MAX_LIST_ITEMS, "items": text,
+                    "type": "array", "maxItems": MAX_LIST_ITEMS, "items": text(json!({})),
                 }),
                 FieldType::Headers => json!({
                     "type": "object",
