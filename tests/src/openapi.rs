@@ -4,20 +4,25 @@
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
 
-pub fn document() -> Value {
-    latchkey_shared::openapi::document([
-        latchkey_credentials::openapi(),
-        latchkey_sharing::openapi(),
-        latchkey_test_connection::openapi(),
-        latchkey_oauth::openapi(),
-        latchkey_console::openapi(),
-    ])
+/// Assembled once per process: every test app's gateway checks answers against it.
+pub fn document() -> &'static Value {
+    static DOCUMENT: LazyLock<Value> = LazyLock::new(|| {
+        latchkey_shared::openapi::document([
+            latchkey_credentials::openapi(),
+            latchkey_sharing::openapi(),
+            latchkey_test_connection::openapi(),
+            latchkey_oauth::openapi(),
+            latchkey_console::openapi(),
+        ])
+    });
+    &DOCUMENT
 }
 
 /// The document as `infra/openapi.json` holds it: pretty, with a final newline.
 pub fn render() -> String {
-    let mut text = serde_json::to_string_pretty(&document()).expect("a JSON value serializes");
+    let mut text = serde_json::to_string_pretty(document()).expect("a JSON value serializes");
     text.push('\n');
     text
 }
@@ -48,7 +53,7 @@ pub fn operations(doc: &Value) -> std::collections::BTreeSet<(String, String)> {
 /// gateway gives in the integration tests: a status the operation does not document, or an
 /// error code its response does not list, fails the test that provoked it.
 pub struct Contract {
-    doc: Value,
+    doc: &'static Value,
 }
 
 impl Contract {
@@ -128,7 +133,7 @@ mod tests {
             .into_iter()
             .map(|r| (r.method, r.path))
             .collect();
-        let documented = operations(&document());
+        let documented = operations(document());
         let undocumented: Vec<_> = template.difference(&documented).collect();
         let unrouted: Vec<_> = documented.difference(&template).collect();
         assert!(
@@ -211,7 +216,7 @@ mod tests {
                 _ => {}
             }
         }
-        walk(&document(), "#");
+        walk(document(), "#");
     }
 
     /// The bodies built from the catalog are in the document, not the placeholder utoipa sees:
@@ -309,7 +314,7 @@ mod tests {
         for (path, item) in doc["paths"].as_object().expect("paths") {
             for (method, op) in item.as_object().expect("operations") {
                 let mut schemas = Vec::new();
-                reachable(&doc, &op["responses"], &mut BTreeSet::new(), &mut schemas);
+                reachable(doc, &op["responses"], &mut BTreeSet::new(), &mut schemas);
                 for schema in schemas {
                     assert_ne!(
                         schema.get("writeOnly"),
