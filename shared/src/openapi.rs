@@ -425,12 +425,7 @@ fn add_conventions(path: &str, op: &mut Value) {
         if param["name"] == "connector" {
             param["schema"] = component("ConnectorId");
         }
-        if let Some(types) = param["schema"]["type"].as_array() {
-            let present: Vec<Value> = types.iter().filter(|t| *t != "null").cloned().collect();
-            if let [only] = present.as_slice() {
-                param["schema"]["type"] = only.clone();
-            }
-        }
+        drop_null(&mut param["schema"]);
     }
     let public = op
         .get("security")
@@ -451,25 +446,29 @@ fn add_conventions(path: &str, op: &mut Value) {
         codes.push(("413", &["payload_too_large"]));
     }
     let responses = op["responses"].as_object_mut().expect("responses");
-    // A documented response header is always sent, unless its type is optional
-    // (`Idempotent-Replayed`), and is never null.
-    for response in responses.values_mut() {
+    for (status, response) in responses.iter_mut() {
+        // What http::credential_response and http::error_response always send.
+        if status.starts_with('2') && is_credential(response) {
+            response["headers"]["ETag"] = json!({
+                "description": "The credential's version, for If-Match.",
+                "schema": { "type": "string" },
+            });
+        }
+        if status == "429" {
+            response["headers"]["Retry-After"] = json!({
+                "description": "Seconds until the call is allowed again.",
+                "schema": { "type": "integer", "format": "int64", "minimum": 0 },
+            });
+        }
+        // A documented response header is always sent, unless its type is optional
+        // (`Idempotent-Replayed`), and is never null.
         for header in response
             .get_mut("headers")
             .and_then(Value::as_object_mut)
             .into_iter()
             .flat_map(|h| h.values_mut())
         {
-            let types = header["schema"]["type"].as_array().cloned();
-            let optional = types
-                .as_ref()
-                .is_some_and(|t| t.iter().any(|t| t == "null"));
-            if let Some(types) = types {
-                let present: Vec<Value> = types.into_iter().filter(|t| t != "null").collect();
-                if let [only] = present.as_slice() {
-                    header["schema"]["type"] = only.clone();
-                }
-            }
+            let optional = drop_null(&mut header["schema"]);
             header["required"] = json!(!optional);
         }
     }
@@ -504,6 +503,30 @@ fn add_conventions(path: &str, op: &mut Value) {
         };
         response["content"] = json!({ "application/json": { "schema": body } });
     }
+}
+
+/// The bodies that show one credential, which carry its version as the `ETag`.
+const CREDENTIAL_BODIES: [&str; 3] = ["CredentialView", "CreatedCredential", "RefreshedCredential"];
+
+fn is_credential(response: &Value) -> bool {
+    let schema = &response["content"]["application/json"]["schema"]["$ref"];
+    CREDENTIAL_BODIES
+        .iter()
+        .any(|name| schema.as_str() == Some(&format!("#/components/schemas/{name}")))
+}
+
+/// Drops `null` from a schema's type list (utoipa's `Option<T>`: a parameter or a header is
+/// present or absent, never null); answers whether it was there.
+fn drop_null(schema: &mut Value) -> bool {
+    let Some(types) = schema["type"].as_array() else {
+        return false;
+    };
+    let nullable = types.iter().any(|t| t == "null");
+    let present: Vec<Value> = types.iter().filter(|t| *t != "null").cloned().collect();
+    if let [only] = present.as_slice() {
+        schema["type"] = only.clone();
+    }
+    nullable
 }
 
 /// The codes an error response's description names (`"edit_conflict, version_mismatch"`).

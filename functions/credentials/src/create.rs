@@ -35,12 +35,12 @@ const IDEMPOTENCY_KEY_MAX: usize = 255;
     request_body = NewCredentialBody,
     params(("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,255}$", description = "1 to 255 visible ASCII characters. A retry with the same key and request answers the credential the first one created (with `Idempotent-Replayed: true`) instead of creating another.")),
     responses(
-        (status = 201, description = "Created.", body = CreatedCredential, headers(("ETag" = String, description = "The credential's version, for If-Match."), ("Location" = String, description = "`/credentials/{id}`."), ("Idempotent-Replayed" = Option<String>, description = "`true` when this answers a retry."))),
+        (status = 201, description = "Created.", body = CreatedCredential, headers(("Location" = String, description = "`/credentials/{id}`."), ("Idempotent-Replayed" = Option<String>, description = "`true` when this answers a retry."))),
         (status = 400, description = "unknown_connector, unknown_auth_type, unknown_field, invalid_field, missing_field, invalid_idempotency_key"),
         (status = 404, description = "not_found"),
         (status = 409, description = "request_in_progress, idempotency_key_reused"),
         (status = 422, description = "secret_in_url, idempotency_key_reused"),
-        (status = 429, description = "rate_limited", headers(("Retry-After" = u64, description = "Seconds until a test is allowed again."))),
+        (status = 429, description = "rate_limited"),
     )
 )]
 pub async fn create(

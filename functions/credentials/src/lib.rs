@@ -71,11 +71,11 @@ fn connectors() -> Response<Body> {
     post, path = "/credentials/{id}/refresh", tag = "credentials", operation_id = "refreshCredential",
     params(("id" = latchkey_shared::domain::CredentialId, Path)),
     responses(
-        (status = 200, description = "The credential after the refresh, and how it went.", body = RefreshedCredential, headers(("ETag" = String, description = "The credential's version, for If-Match."))),
+        (status = 200, description = "The credential after the refresh, and how it went.", body = RefreshedCredential),
         (status = 409, description = "refresh_in_progress"),
         (status = 410, description = "credential_deleted"),
         (status = 422, description = "not_refreshable"),
-        (status = 429, description = "rate_limited", headers(("Retry-After" = u64, description = "Seconds until a refresh is allowed again."))),
+        (status = 429, description = "rate_limited"),
     )
 )]
 /// Refreshes the access token of a token URL or OAuth 2.0 credential now.

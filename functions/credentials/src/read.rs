@@ -27,7 +27,7 @@ const LISTING: &str = "credentials";
     get, path = "/credentials/{id}", tag = "credentials", operation_id = "getCredential",
     params(("id" = CredentialId, Path)),
     responses(
-        (status = 200, description = "The credential.", body = CredentialView, headers(("ETag" = String, description = "The credential's version, for If-Match."))),
+        (status = 200, description = "The credential.", body = CredentialView),
         (status = 410, description = "credential_deleted"),
     )
 )]
@@ -55,6 +55,18 @@ pub fn page_limit(req: &Request) -> Result<usize, ApiError> {
                 )
             }),
     }
+}
+
+/// The paging parameters [`page_limit`] and [`page_position`] read, as the document shows them.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // described here, read by page_limit and page_position
+pub struct PageQuery {
+    /// Items per page (default 50).
+    #[param(minimum = 1, maximum = 100)]
+    limit: Option<u32>,
+    /// The `next_token` of the previous page.
+    next_token: Option<String>,
 }
 
 /// The position `next_token` continues `listing` from, if the caller sent one.
@@ -139,8 +151,7 @@ impl ListFilter {
         ("status" = Option<Status>, Query),
         ("tag" = Option<String>, Query),
         ("deleted" = Option<bool>, Query, description = "`true`: the deleted credentials still in their recovery window instead."),
-        ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "Items per page (default 50)."),
-        ("next_token" = Option<String>, Query, description = "The `next_token` of the previous page."),
+        PageQuery,
     ),
     responses(
         (status = 200, description = "One page.", body = CredentialPage),
@@ -202,8 +213,7 @@ pub async fn list(
 #[utoipa::path(
     get, path = "/credentials/{id}/history", tag = "credentials", operation_id = "getCredentialHistory",
     params(("id" = CredentialId, Path),
-        ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "Items per page (default 50)."),
-        ("next_token" = Option<String>, Query, description = "The `next_token` of the previous page."),
+        PageQuery,
     ),
     responses(
         (status = 200, description = "One page.", body = HistoryPage),

@@ -30,7 +30,7 @@ use crate::Service;
     request_body = CredentialPatchBody,
     params(("id" = CredentialId, Path), ("If-Match" = Option<String>, Header, description = "The `ETag` read: the change is refused with 412 if the credential changed since.")),
     responses(
-        (status = 200, description = "The credential as changed.", body = CredentialView, headers(("ETag" = String, description = "The credential's version, for If-Match."))),
+        (status = 200, description = "The credential as changed.", body = CredentialView),
         (status = 400, description = "unknown_auth_type, unknown_field, invalid_field, missing_field, invalid_if_match"),
         (status = 409, description = "edit_conflict"),
         (status = 410, description = "credential_deleted"),
@@ -152,7 +152,7 @@ pub async fn patch(
     params(("id" = CredentialId, Path), ("If-Match" = Option<String>, Header, description = "The `ETag` read: the change is refused with 412 if the credential changed since."),
         ("force" = Option<bool>, Query, description = "Delete even though it is in use.")),
     responses(
-        (status = 200, description = "The deleted credential, with `deleted_at` and `purge_at`.", body = CredentialView, headers(("ETag" = String, description = "The credential's version, for If-Match."))),
+        (status = 200, description = "The deleted credential, with `deleted_at` and `purge_at`.", body = CredentialView),
         (status = 400, description = "invalid_query, invalid_if_match"),
         (status = 409, description = "credential_in_use, edit_conflict"),
         (status = 410, description = "credential_deleted"),
@@ -224,7 +224,7 @@ pub async fn delete(
     post, path = "/credentials/{id}/restore", tag = "credentials", operation_id = "restoreCredential",
     params(("id" = CredentialId, Path)),
     responses(
-        (status = 200, description = "The restored credential.", body = CredentialView, headers(("ETag" = String, description = "The credential's version, for If-Match."))),
+        (status = 200, description = "The restored credential.", body = CredentialView),
         (status = 409, description = "not_deleted, edit_conflict"),
         (status = 410, description = "recovery_window_expired"),
     )

@@ -13,7 +13,7 @@ use latchkey_shared::record::{HistoryAction, HistoryEntry};
 use latchkey_shared::store::{Usage, UsageChange};
 use time::OffsetDateTime;
 
-use crate::read::{page_limit, page_position};
+use crate::read::{page_limit, page_position, PageQuery};
 use crate::Service;
 use latchkey_shared::page;
 
@@ -33,8 +33,7 @@ fn gone() -> ApiError {
 #[utoipa::path(
     get, path = "/credentials/{id}/usages", tag = "usages", operation_id = "listUsages",
     params(("id" = CredentialId, Path),
-        ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "Items per page."),
-        ("next_token" = Option<String>, Query, description = "The `next_token` of the previous page."),
+        PageQuery,
     ),
     responses(
         (status = 200, description = "One page.", body = UsagePage),

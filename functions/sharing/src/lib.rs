@@ -219,7 +219,7 @@ async fn revoke(svc: &Service, caller: &Caller, req: &Request) -> Result<Respons
     request_body = OwnerTransferBody,
     params(("id" = CredentialId, Path)),
     responses(
-        (status = 200, description = "The credential with its new owner.", body = CredentialView, headers(("ETag" = String, description = "The credential's version, for If-Match."))),
+        (status = 200, description = "The credential with its new owner.", body = CredentialView),
         (status = 400, description = "invalid_id, unknown_field, missing_field"),
         (status = 409, description = "edit_conflict"),
         (status = 410, description = "credential_deleted"),

@@ -59,7 +59,7 @@ impl Service {
     responses(
         (status = 200, description = "The verdict: `valid`, `invalid` or `inconclusive` (which never changes the status), with a code and a message.", body = SavedTestReport),
         (status = 410, description = "credential_deleted"),
-        (status = 429, description = "rate_limited", headers(("Retry-After" = u64, description = "Seconds until a test is allowed again."))),
+        (status = 429, description = "rate_limited"),
     )
 )]
 async fn test_saved(
@@ -109,7 +109,7 @@ async fn test_saved(
         (status = 200, description = "The verdict; nothing is stored.", body = TestReport),
         (status = 400, description = "unknown_connector, unknown_auth_type, unknown_field, invalid_field, missing_field"),
         (status = 422, description = "secret_in_url"),
-        (status = 429, description = "rate_limited", headers(("Retry-After" = u64, description = "Seconds until a test is allowed again."))),
+        (status = 429, description = "rate_limited"),
     )
 )]
 async fn test_unsaved(
