@@ -175,6 +175,11 @@ pub struct ErrorDetail {
     pub code: String,
     /// For a person. Names fields, never echoes values.
     pub message: String,
+    /// The request's members the error is about, for a form to show it beside them: a
+    /// top-level member (`name`, `connector`) or a connector field (`fields.password`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(required = false)]
+    pub fields: Vec<String>,
 }
 
 /// `GET /credentials/{id}/oauth/authorize` answers 302 to the provider with this body beside

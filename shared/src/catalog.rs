@@ -215,6 +215,7 @@ impl Catalog {
                 "unknown_connector",
                 format!("unknown connector; use one of: {}", known.join(", ")),
             )
+            .about(["connector"])
         })
     }
 
@@ -346,6 +347,7 @@ impl Connector {
                     known.join(", ")
                 ),
             )
+            .about(["auth_type"])
         })
     }
 
@@ -410,7 +412,8 @@ impl Connector {
                     auth.id,
                     missing.join(", ")
                 ),
-            ))
+            )
+            .about(missing.iter().map(|n| format!("fields.{n}"))))
         }
     }
 
@@ -525,7 +528,8 @@ impl Connector {
                         moved.join(", "),
                         unsupplied.join(", ")
                     ),
-                ));
+                )
+                .about(unsupplied.iter().map(|n| format!("fields.{n}"))));
             }
             // Tokens a provider issued for the old destination mean nothing at the new one.
             let held: Vec<String> = secret_names
@@ -592,7 +596,8 @@ fn refuse_credentials_in_url(name: &str, url: &url::Url) -> Result<(), ApiError>
         format!(
             "field `{name}` is visible to everyone the credential is shared with, so it must not carry credentials (user:password@ or a key, token or signature in the query); put them in the credential's secret fields (password, api_key with api_key_in=query, token, client_secret) instead"
         ),
-    ))
+    )
+    .about([format!("fields.{name}")]))
 }
 
 enum Normalised {
@@ -690,6 +695,7 @@ impl FieldSpec {
 fn normalise(name: &str, spec: &FieldSpec, value: &Value) -> Result<Normalised, ApiError> {
     let invalid = |rule: String| {
         ApiError::bad_request("invalid_field", format!("field `{name}` must be {rule}"))
+            .about([format!("fields.{name}")])
     };
     let max_len = spec.max_length.unwrap_or(match spec.kind {
         FieldType::Text | FieldType::PemCertificates => TEXT_MAX_LENGTH,

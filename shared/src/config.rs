@@ -138,7 +138,7 @@ impl Config {
             oauth_redirect_uri: get("LATCHKEY_OAUTH_REDIRECT_URI").filter(|v| !v.is_empty()),
             oauth_done_url: get("LATCHKEY_OAUTH_DONE_URL")
                 .filter(|v| !v.is_empty())
-                .unwrap_or_else(|| "/".into()),
+                .unwrap_or_else(|| "../console/connected".into()),
             outbound_guard,
             test_timeout,
             snowflake_base_url: get("LATCHKEY_SNOWFLAKE_BASE_URL")

@@ -13,6 +13,9 @@ pub enum ApiError {
         status: u16,
         code: &'static str,
         message: String,
+        /// The request's members the error is about (`name`, `fields.password`), so that a
+        /// form can show it beside them.
+        fields: Vec<String>,
     },
     /// 429 `rate_limited`, with the seconds after which to retry (the `Retry-After` header).
     #[error("{message}")]
@@ -68,6 +71,22 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            fields: Vec::new(),
+        }
+    }
+    /// Names the request members the error is about (see [`ApiError::fields`]).
+    pub fn about<S: Into<String>>(mut self, members: impl IntoIterator<Item = S>) -> Self {
+        if let ApiError::Client { fields, .. } = &mut self {
+            fields.extend(members.into_iter().map(Into::into));
+        }
+        self
+    }
+    /// The request members the error is about: top-level (`name`, `connector`) or a
+    /// connector's field (`fields.password`).
+    pub fn fields(&self) -> &[String] {
+        match self {
+            ApiError::Client { fields, .. } => fields,
+            _ => &[],
         }
     }
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {

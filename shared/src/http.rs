@@ -285,6 +285,7 @@ pub fn error_response(err: &ApiError) -> Response<Body> {
             error: ErrorDetail {
                 code: err.code().to_owned(),
                 message: err.public_message(),
+                fields: err.fields().to_vec(),
             },
         },
     );

@@ -63,7 +63,7 @@ fn unknown(key: &str, allowed: &[&str]) -> ApiError {
 }
 
 fn invalid(name: &str, rule: &str) -> ApiError {
-    ApiError::bad_request("invalid_field", format!("`{name}` must be {rule}"))
+    ApiError::bad_request("invalid_field", format!("`{name}` must be {rule}")).about([name])
 }
 
 fn text(name: &str, value: &Value, max: usize) -> Result<String, ApiError> {
@@ -164,7 +164,8 @@ impl NewCredential {
             return Err(ApiError::bad_request(
                 "missing_field",
                 format!("the body needs: {}", missing.join(", ")),
-            ));
+            )
+            .about(missing));
         }
         Ok(out)
     }

@@ -87,6 +87,8 @@ struct ListFilter {
     status: Option<Status>,
     deleted: bool,
     tag: Option<String>,
+    /// Lowercased: names compare case-insensitively.
+    name_contains: Option<String>,
 }
 
 impl ListFilter {
@@ -122,6 +124,9 @@ impl ListFilter {
             status,
             deleted,
             tag: query_param(req, "tag").map(|t| t.to_ascii_lowercase()),
+            name_contains: query_param(req, "q")
+                .map(|q| q.trim().to_lowercase())
+                .filter(|q| !q.is_empty()),
         })
     }
 
@@ -134,6 +139,10 @@ impl ListFilter {
                 .is_none_or(|c| &record.connector == c)
             && self.status.is_none_or(|s| record.status == s)
             && self.tag.as_ref().is_none_or(|t| record.tags.contains(t))
+            && self
+                .name_contains
+                .as_ref()
+                .is_none_or(|q| record.name.to_lowercase().contains(q.as_str()))
     }
 }
 
@@ -150,6 +159,7 @@ impl ListFilter {
         ("connector" = Option<String>, Query, description = "A connector id from `GET /connectors`."),
         ("status" = Option<Status>, Query),
         ("tag" = Option<String>, Query),
+        ("q" = Option<String>, Query, description = "Only credentials whose name contains this text, in any case."),
         ("deleted" = Option<bool>, Query, description = "`true`: the deleted credentials still in their recovery window instead."),
         PageQuery,
     ),

@@ -101,24 +101,7 @@ impl Service {
         id: Option<&CredentialId>,
         outcome: (&str, &str),
     ) -> Result<Response<Body>, ApiError> {
-        let mut url = url::Url::parse(&self.done_url)
-            .or_else(|_| {
-                url::Url::parse("https://latchkey.invalid/")
-                    .and_then(|base| base.join(&self.done_url))
-            })
-            .map_err(ApiError::internal)?;
-        {
-            let mut query = url.query_pairs_mut();
-            if let Some(id) = id {
-                query.append_pair("credential_id", id.as_str());
-            }
-            query.append_pair(outcome.0, outcome.1);
-        }
-        let location = if url.host_str() == Some("latchkey.invalid") {
-            format!("{}?{}", url.path(), url.query().unwrap_or_default())
-        } else {
-            url.to_string()
-        };
+        let location = done_location(&self.done_url, id, outcome);
         let (key, value) = outcome;
         let body = ConnectOutcome {
             result: (key == "result").then(|| value.to_owned()),
@@ -130,8 +113,12 @@ impl Service {
 
 #[utoipa::path(
     get, path = "/credentials/{id}/oauth/authorize", tag = "oauth", operation_id = "authorizeCredential",
-    params(("id" = CredentialId, Path)),
+    params(
+        ("id" = CredentialId, Path),
+        ("Accept" = Option<String>, Header, description = "`application/json`: answer 200 with the URL instead of redirecting."),
+    ),
     responses(
+        (status = 200, description = "With `Accept: application/json` (a script, such as the console, that opens the page itself): the provider's authorization URL.", body = AuthorizationRedirect, headers(("Cache-Control" = String))),
         (status = 302, description = "To the provider's authorization page (PKCE, a one-time state bound to the caller).", body = AuthorizationRedirect, headers(("Location" = String, description = "The provider's authorization URL."))),
         (status = 410, description = "credential_deleted"),
         (status = 422, description = "not_oauth, missing_field, oauth_not_configured"),
@@ -200,12 +187,56 @@ async fn start_connect(
         .put_oauth_state(state.secret(), &pending)
         .await?;
     tracing::info!(credential_id = %record.id, "authorization started");
-    redirect(
-        url.as_str(),
-        &AuthorizationRedirect {
-            authorization_url: url.to_string(),
-        },
-    )
+    let body = AuthorizationRedirect {
+        authorization_url: url.to_string(),
+    };
+    if wants_json(req) {
+        let mut resp = json_response(200, &body);
+        resp.headers_mut()
+            .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        return Ok(resp);
+    }
+    redirect(url.as_str(), &body)
+}
+
+/// Where the callback sends the person: `done_url` with `credential_id` and the outcome added to
+/// its query. A relative `done_url` (the default `../console/connected`) stays relative, for the
+/// browser to resolve against the callback's own URL, so it keeps a stage prefix or base path.
+fn done_location(done_url: &str, id: Option<&CredentialId>, outcome: (&str, &str)) -> String {
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    if let Some(id) = id {
+        query.append_pair("credential_id", id.as_str());
+    }
+    query.append_pair(outcome.0, outcome.1);
+    let query = query.finish();
+    match url::Url::parse(done_url) {
+        Ok(mut url) => {
+            let query = match url.query() {
+                Some(own) if !own.is_empty() => format!("{own}&{query}"),
+                _ => query,
+            };
+            url.set_query(Some(&query));
+            url.to_string()
+        }
+        Err(_) => {
+            let separator = if done_url.contains('?') { '&' } else { '?' };
+            format!("{done_url}{separator}{query}")
+        }
+    }
+}
+
+/// A script asked (`Accept: application/json`), rather than a browser following a link.
+fn wants_json(req: &Request) -> bool {
+    req.headers()
+        .get_all(lambda_http::http::header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| {
+            t.split(';')
+                .next()
+                .is_some_and(|t| t.trim() == "application/json")
+        })
 }
 
 #[utoipa::path(
@@ -314,4 +345,62 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     #[openapi(paths(start_connect, callback))]
     struct Doc;
     <Doc as utoipa::OpenApi>::openapi()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_done_location_keeps_a_relative_url_relative_and_adds_the_outcome() {
+        let id = CredentialId::parse("cred_01jd5k3m9x0000000000000000").unwrap();
+        for (done_url, expected) in [
+            (
+                "../console/connected",
+                "../console/connected?credential_id=cred_01jd5k3m9x0000000000000000&result=connected",
+            ),
+            (
+                "/app?tab=1",
+                "/app?tab=1&credential_id=cred_01jd5k3m9x0000000000000000&result=connected",
+            ),
+            (
+                "https://app.example.com/credentials",
+                "https://app.example.com/credentials?credential_id=cred_01jd5k3m9x0000000000000000&result=connected",
+            ),
+            (
+                "https://app.example.com/c?x=1",
+                "https://app.example.com/c?x=1&credential_id=cred_01jd5k3m9x0000000000000000&result=connected",
+            ),
+        ] {
+            assert_eq!(
+                done_location(done_url, Some(&id), ("result", "connected")),
+                expected
+            );
+        }
+        // Resolved as a browser does, against the callback behind a stage.
+        let callback =
+            url::Url::parse("https://api.example.com/dev/oauth/callback?code=x").unwrap();
+        let location = done_location("../console/connected", None, ("error", "access_denied"));
+        assert_eq!(
+            callback.join(&location).unwrap().as_str(),
+            "https://api.example.com/dev/console/connected?error=access_denied"
+        );
+    }
+
+    #[test]
+    fn json_is_wanted_only_when_accept_names_it() {
+        let with = |accept: &str| {
+            let mut req = Request::default();
+            req.headers_mut().insert(
+                lambda_http::http::header::ACCEPT,
+                HeaderValue::from_str(accept).unwrap(),
+            );
+            wants_json(&req)
+        };
+        assert!(with("application/json"));
+        assert!(with("text/plain, application/json;q=0.9"));
+        assert!(!with("text/html,application/xhtml+xml,*/*;q=0.8"));
+        assert!(!with("application/jsonx"));
+        assert!(!wants_json(&Request::default()));
+    }
 }

@@ -293,3 +293,73 @@ async fn input_that_cannot_be_right_is_refused_and_names_the_field() {
     );
     assert_eq!(app.meta_items().await.len(), 1, "nothing else was stored");
 }
+
+/// A form shows each refusal beside what it is about: the error names the request's members.
+#[tokio::test]
+async fn errors_name_the_members_they_are_about() {
+    let app = TestApp::spawn().await;
+    let token = app.token("alice");
+    let good =
+        json!({"host": "db.example.com", "database": "d", "username": "u", "password": "pw"});
+    let with = |key: &str, value: Value| {
+        let mut fields = good.clone();
+        match value {
+            Value::Null => drop(fields.as_object_mut().unwrap().remove(key)),
+            v => fields[key] = v,
+        }
+        json!({"name": "x", "connector": "postgres", "fields": fields})
+    };
+    for (body, members) in [
+        (with("password", Value::Null), json!(["fields.password"])),
+        (
+            with("port", json!("canary-bad-input")),
+            json!(["fields.port"]),
+        ),
+        (
+            json!({"name": 7, "connector": "postgres", "fields": good}),
+            json!(["name"]),
+        ),
+        (
+            json!({"connector": "postgres", "fields": good}),
+            json!(["name"]),
+        ),
+        (
+            json!({"name": "x", "connector": "oracle", "fields": {}}),
+            json!(["connector"]),
+        ),
+        (
+            json!({"name": "x", "connector": "postgres", "auth_type": "kerberos", "fields": good}),
+            json!(["auth_type"]),
+        ),
+    ] {
+        let reply = app
+            .call(Method::POST, "/credentials", Some(&token), Some(&body), &[])
+            .await;
+        assert_eq!(reply.status, 400, "{}", reply.text);
+        assert_eq!(reply.body["error"]["fields"], members, "{}", reply.text);
+    }
+    // Moving the credential asks for its secrets again, beside the secret fields.
+    let created = app.create("alice", &postgres("pg", "pw")).await;
+    let path = format!("/credentials/{}", created["id"].as_str().unwrap());
+    let moved = app
+        .call(
+            Method::PATCH,
+            &path,
+            Some(&token),
+            Some(&json!({"fields": {"host": "elsewhere.example.com"}})),
+            &[],
+        )
+        .await;
+    assert_eq!(moved.code(), "secrets_required", "{}", moved.text);
+    assert_eq!(moved.body["error"]["fields"], json!(["fields.password"]));
+    // An error about no member in particular names none.
+    let unknown = app
+        .get("alice", "/credentials/cred_01jd5k3m9x0000000000000000")
+        .await;
+    assert_eq!(unknown.status, 404);
+    assert!(
+        unknown.body["error"].get("fields").is_none(),
+        "{}",
+        unknown.text
+    );
+}

@@ -140,3 +140,32 @@ async fn pages_end_and_show_every_visible_credential_exactly_once() {
         (400, "invalid_page_token")
     );
 }
+
+/// Search by name: any part of it, in any case, with the other filters.
+#[tokio::test]
+async fn q_finds_credentials_by_any_part_of_their_name() {
+    let app = TestApp::spawn().await;
+    for name in ["Sales Warehouse", "sales-replica", "Marketing"] {
+        app.create("alice", &postgres(name, "pw")).await;
+    }
+    let names = |page: &Value| -> BTreeSet<String> {
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    for (query, expected) in [
+        ("q=SALES", vec!["Sales Warehouse", "sales-replica"]),
+        ("q=%20house%20", vec!["Sales Warehouse"]),
+        ("q=keting&connector=postgres", vec!["Marketing"]),
+        ("q=keting&connector=mysql", vec![]),
+        ("q=", vec!["Sales Warehouse", "sales-replica", "Marketing"]),
+    ] {
+        let page = app.get("alice", &format!("/credentials?{query}")).await;
+        assert_eq!(page.status, 200, "{}", page.text);
+        let expected: BTreeSet<String> = expected.into_iter().map(str::to_owned).collect();
+        assert_eq!(names(&page.body), expected, "{query}");
+    }
+}

@@ -86,6 +86,41 @@ async fn connect(app: &TestApp, id: &str) -> String {
     done
 }
 
+/// A script (the console) asks for the provider's URL as JSON and opens it itself: the same
+/// authorization, PKCE and one-time state as the redirect.
+#[tokio::test]
+async fn authorize_answers_the_url_as_json_to_a_script() {
+    let app = TestApp::spawn().await;
+    let client = format!("o{}", ulid::Ulid::new().to_string().to_ascii_lowercase());
+    let (token_url, _) = register_client(&client, 60, 1);
+    let body = json!({"name": "crm", "connector": "rest_api", "auth_type": "oauth2_authorization_code",
+        "fields": {"authorize_url": token_url.replace("/token", "/authorize"), "token_url": token_url, "client_id": client, "client_secret": CLIENT.1, "scopes": ["read"]}});
+    let id = app.create("alice", &body).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let reply = browser()
+        .get(format!("{}/credentials/{id}/oauth/authorize", app.base))
+        .bearer_auth(app.token("alice"))
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 200);
+    assert_eq!(reply.headers()["cache-control"], "no-store");
+    assert!(reply.headers().get("location").is_none());
+    let body: serde_json::Value = reply.json().await.unwrap();
+    let url = body["authorization_url"].as_str().unwrap();
+    assert!(
+        url.contains("code_challenge_method=S256") && url.contains("state="),
+        "{url}"
+    );
+    // The state it carries is live: the provider's consent comes back to our callback.
+    let consent = browser().get(url).send().await.unwrap();
+    let back = consent.headers()["location"].to_str().unwrap();
+    assert!(back.starts_with(OAUTH_REDIRECT), "{back}");
+}
+
 #[tokio::test]
 async fn connect_refresh_across_lifetimes_and_reauthenticate() {
     let app = TestApp::spawn().await;
