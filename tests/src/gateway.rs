@@ -17,6 +17,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 
+use crate::jwks::IssuerVerifier;
 use crate::openapi::Contract;
 use crate::template::Route;
 
@@ -119,6 +120,8 @@ pub struct Gateway {
     jwt: DevJwt,
     access_log: bool,
     contract: Option<Arc<Contract>>,
+    dev_sign_in: bool,
+    issuer: Option<Arc<IssuerVerifier>>,
 }
 
 /// What matching a request against the routes gives.
@@ -147,6 +150,8 @@ impl Gateway {
             jwt,
             access_log: false,
             contract: None,
+            dev_sign_in: false,
+            issuer: None,
         })
     }
 
@@ -155,6 +160,38 @@ impl Gateway {
     pub fn with_contract(mut self, contract: Contract) -> Self {
         self.contract = Some(Arc::new(contract));
         self
+    }
+
+    /// The console's development sign-in, `make run` only: `GET /dev/token` says it is offered,
+    /// `POST /dev/token` with `{"sub", "org_id", "teams"}` mints a development token for anyone.
+    /// It is not a route of the template, so no deployed stack can have it.
+    pub fn with_dev_sign_in(mut self) -> Self {
+        self.dev_sign_in = true;
+        self
+    }
+
+    /// Also accepts the tokens of an OpenID Connect issuer, as the JWT authorizer does in a
+    /// deployed stack (development tokens stay accepted beside them).
+    pub fn with_issuer(mut self, issuer: IssuerVerifier) -> Self {
+        self.issuer = Some(Arc::new(issuer));
+        self
+    }
+
+    /// The claims of a bearer token the authorizer accepts, as it passes them on.
+    async fn claims(&self, token: &str) -> Option<HashMap<String, String>> {
+        if has_crit_header(token) {
+            return None;
+        }
+        if let Some(claims) = self.jwt.verify(token) {
+            return Some(claims);
+        }
+        let claims = self.issuer.as_ref()?.verify(token).await?;
+        Some(
+            claims
+                .into_iter()
+                .map(|(k, v)| (k, flatten_claim(&v)))
+                .collect(),
+        )
     }
 
     pub fn with_access_log(mut self) -> Self {
@@ -187,6 +224,9 @@ impl Gateway {
 
     async fn dispatch(&self, req: hyper::Request<Incoming>) -> hyper::Response<Full<Bytes>> {
         let (parts, body) = req.into_parts();
+        if self.dev_sign_in && parts.uri.path() == DEV_SIGN_IN {
+            return self.dev_sign_in(&parts.method, body).await;
+        }
         let Some(matched) = matching(&self.routes, parts.method.as_str(), parts.uri.path()) else {
             return gateway_reply(404, "Not Found");
         };
@@ -198,7 +238,11 @@ impl Gateway {
                 v.strip_prefix("Bearer ")
                     .or_else(|| v.strip_prefix("bearer "))
             });
-        let claims = match token.and_then(|t| self.jwt.verify(t.trim())) {
+        let claims = match token {
+            Some(t) => self.claims(t.trim()).await,
+            None => None,
+        };
+        let claims = match claims {
             Some(claims) => Some(claims),
             None if matched.route.public => None,
             None => return gateway_reply(401, "Unauthorized"),
@@ -219,6 +263,62 @@ impl Gateway {
         match &self.contract {
             Some(contract) => check_contract(contract, matched.route, response).await,
             None => response,
+        }
+    }
+}
+
+const DEV_SIGN_IN: &str = "/dev/token";
+/// How long a development sign-in lasts.
+const DEV_SESSION_SECONDS: i64 = 12 * 3600;
+
+impl Gateway {
+    async fn dev_sign_in(
+        &self,
+        method: &hyper::Method,
+        body: Incoming,
+    ) -> hyper::Response<Full<Bytes>> {
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Who {
+            sub: String,
+            org_id: String,
+            #[serde(default)]
+            teams: Vec<String>,
+        }
+        let name_ok = |s: &str| {
+            (1..=64).contains(&s.len())
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"._@-".contains(&b))
+        };
+        match *method {
+            hyper::Method::GET => json_reply(200, &json!({ "dev_sign_in": true })),
+            hyper::Method::POST => {
+                let Ok(body) = Limited::new(body, 4096).collect().await else {
+                    return gateway_reply(413, "Request Entity Too Large");
+                };
+                match serde_json::from_slice::<Who>(&body.to_bytes()) {
+                    Ok(who)
+                        if name_ok(&who.sub)
+                            && name_ok(&who.org_id)
+                            && who.teams.len() <= 20
+                            && who.teams.iter().all(|t| name_ok(t)) =>
+                    {
+                        let teams: Vec<&str> = who.teams.iter().map(String::as_str).collect();
+                        let token =
+                            self.jwt
+                                .token(&who.sub, &who.org_id, &teams, DEV_SESSION_SECONDS);
+                        json_reply(
+                            200,
+                            &json!({ "token": token, "expires_in": DEV_SESSION_SECONDS }),
+                        )
+                    }
+                    _ => json_reply(
+                        400,
+                        &json!({ "error": { "code": "invalid_body", "message": "give a user, an organisation and teams: letters, digits and . _ @ - only, 64 at most each" } }),
+                    ),
+                }
+            }
+            _ => gateway_reply(405, "Method Not Allowed"),
         }
     }
 }
@@ -273,7 +373,8 @@ where
 }
 
 /// API Gateway's choice: among routes of the method whose segments fit, the one with the most
-/// literal segments, earliest first.
+/// literal segments, earliest first; a greedy `{name+}` (the rest of the path, one segment or
+/// more) only when no route fits exactly.
 fn matching<'a>(routes: &'a [Route], method: &str, path: &str) -> Option<Matched<'a>> {
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     routes
@@ -281,12 +382,25 @@ fn matching<'a>(routes: &'a [Route], method: &str, path: &str) -> Option<Matched
         .filter(|r| r.method == method)
         .filter_map(|route| {
             let pattern: Vec<&str> = route.path.trim_matches('/').split('/').collect();
-            if pattern.len() != segments.len() {
+            let greedy = pattern
+                .last()
+                .and_then(|p| p.strip_prefix('{'))
+                .and_then(|p| p.strip_suffix("+}"));
+            let fixed = if greedy.is_some() {
+                &pattern[..pattern.len() - 1]
+            } else {
+                &pattern[..]
+            };
+            let fits = match greedy {
+                Some(_) => segments.len() > fixed.len(),
+                None => segments.len() == fixed.len(),
+            };
+            if !fits {
                 return None;
             }
             let mut params = BTreeMap::new();
-            let mut score = Vec::new();
-            for (p, s) in pattern.iter().zip(&segments) {
+            let mut score = vec![u8::from(greedy.is_none())];
+            for (p, s) in fixed.iter().zip(&segments) {
                 if let Some(name) = p.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
                     if s.is_empty() {
                         return None;
@@ -298,6 +412,13 @@ fn matching<'a>(routes: &'a [Route], method: &str, path: &str) -> Option<Matched
                 } else {
                     return None;
                 }
+            }
+            if let Some(name) = greedy {
+                let rest = segments[fixed.len()..].join("/");
+                if rest.is_empty() {
+                    return None;
+                }
+                params.insert(name.to_owned(), percent_decode(&rest));
             }
             Some((score, Matched { route, params }))
         })
@@ -320,9 +441,11 @@ pub fn event_for(
 }
 
 fn gateway_reply(status: u16, message: &str) -> hyper::Response<Full<Bytes>> {
-    let mut resp = hyper::Response::new(Full::new(Bytes::from(
-        json!({ "message": message }).to_string(),
-    )));
+    json_reply(status, &json!({ "message": message }))
+}
+
+fn json_reply(status: u16, body: &Value) -> hyper::Response<Full<Bytes>> {
+    let mut resp = hyper::Response::new(Full::new(Bytes::from(body.to_string())));
     *resp.status_mut() =
         hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
     resp.headers_mut().insert(

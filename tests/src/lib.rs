@@ -2,6 +2,7 @@
 //! routes through a local API Gateway. `make run` and the integration tests both use it.
 
 pub mod gateway;
+pub mod jwks;
 pub mod openapi;
 pub mod provision;
 pub mod template;

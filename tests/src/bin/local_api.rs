@@ -2,6 +2,7 @@
 //! 127.0.0.1:$LATCHKEY_PORT (default 3000) until interrupted.
 
 use latchkey_tests::gateway::DevJwt;
+use latchkey_tests::jwks::IssuerVerifier;
 use latchkey_tests::LocalStack;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -58,7 +59,21 @@ async fn main() -> Result<(), latchkey_tests::Error> {
     let overrides = local_parameters(port);
     let stack = LocalStack::up(&stack_name, overrides).await?;
     let jwt = DevJwt::from_env();
-    let gateway = Arc::new(stack.gateway(jwt.clone())?.with_access_log());
+    let mut gateway = stack
+        .gateway(jwt.clone())?
+        .with_access_log()
+        .with_dev_sign_in();
+    // With an OpenID Connect issuer (the console's production sign-in, tried locally against
+    // tests/stack/oidc), its tokens are accepted too, checked as the JWT authorizer would.
+    if let Some(issuer) = std::env::var("LATCHKEY_JWT_ISSUER")
+        .ok()
+        .filter(|v| !v.is_empty())
+    {
+        let audience = stack.stack.parameters["JwtAudience"].clone();
+        gateway = gateway.with_issuer(IssuerVerifier::new(&issuer, &[audience.as_str()]));
+        println!("Accepting tokens of {issuer} (audience {audience}) beside development tokens");
+    }
+    let gateway = Arc::new(gateway);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
 
     let token = jwt.token("alice", "acme", &["data"], 12 * 3600);
@@ -77,6 +92,7 @@ async fn main() -> Result<(), latchkey_tests::Error> {
             .join(", ")
     );
     println!("\nA development token for user alice in org acme, team data, valid 12 hours:\n\nexport TOKEN={token}\n");
+    println!("Console: http://127.0.0.1:{port}/ (development sign-in: any user, org and teams)");
     println!("API reference: http://127.0.0.1:{port}/docs (the document: /openapi.json)\n");
     println!(
         "Try:\n  curl -s -H \"Authorization: Bearer $TOKEN\" http://127.0.0.1:{port}/connectors"
@@ -115,9 +131,13 @@ fn local_parameters(port: u16) -> BTreeMap<String, String> {
         ),
     ]);
     // `make fuzz` points Snowflake logins at loopback, which the outbound guard refuses, and
-    // lifts the test rate limit so that which calls answer 429 does not depend on the clock.
+    // lifts the test rate limit so that which calls answer 429 does not depend on the clock;
+    // the console's tests sign in through an OpenID Connect issuer.
     for (parameter, variable) in [
         ("SnowflakeBaseUrl", "LATCHKEY_SNOWFLAKE_BASE_URL"),
+        ("JwtIssuer", "LATCHKEY_JWT_ISSUER"),
+        ("JwtAudience", "LATCHKEY_JWT_AUDIENCE"),
+        ("ConsoleClientId", "LATCHKEY_CONSOLE_CLIENT_ID"),
         ("TestRateLimitPerUser", "LATCHKEY_TEST_RATE_PER_USER"),
         ("TestRateLimitPerOrg", "LATCHKEY_TEST_RATE_PER_ORG"),
     ] {

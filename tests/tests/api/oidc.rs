@@ -168,3 +168,53 @@ async fn authorization_code_with_pkce_rotation_and_revocation() {
         "re-authenticated"
     );
 }
+
+/// The local gateway's stand-in for the JWT authorizer accepts an issuer's token only as API
+/// Gateway would: signed by a key of the issuer's JWKS, `iss` exactly the issuer, `aud` one of
+/// the audiences.
+#[tokio::test]
+async fn an_issuers_tokens_are_checked_against_its_jwks() {
+    use latchkey_tests::jwks::IssuerVerifier;
+    const AUDIENCE: &str = "urn:latchkey:api";
+    // A JWT access token for the API (the provider's resource indicator); it lives 4 s.
+    let reply: serde_json::Value = latchkey_shared::testers::http_client()
+        .build()
+        .unwrap()
+        .post(format!("{ISSUER}/token"))
+        .basic_auth(CLIENT.0, Some(CLIENT.1))
+        .form(&[("grant_type", "client_credentials"), ("resource", AUDIENCE)])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = reply["access_token"].as_str().expect("a token").to_owned();
+
+    let verifier = IssuerVerifier::new(ISSUER, &[AUDIENCE]);
+    let claims = verifier.verify(&token).await.expect("the issuer's token");
+    assert_eq!(claims["client_id"], CLIENT.0);
+    assert_eq!(claims["iss"], ISSUER);
+
+    for (issuer, audience) in [(ISSUER, "latchkey"), ("http://127.0.0.1:4800/", AUDIENCE)] {
+        let other = IssuerVerifier::new(issuer, &[audience]);
+        assert!(other.verify(&token).await.is_none(), "{issuer} {audience}");
+    }
+    // The same header and signature over other claims.
+    let parts: Vec<&str> = token.split('.').collect();
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let mut payload: serde_json::Value =
+        serde_json::from_slice(&b64.decode(parts[1]).unwrap()).unwrap();
+    payload["sub"] = json!("someone-else");
+    let forged = format!(
+        "{}.{}.{}",
+        parts[0],
+        b64.encode(payload.to_string()),
+        parts[2]
+    );
+    assert!(verifier.verify(&forged).await.is_none());
+    // A development token is not the issuer's.
+    let app_token = latchkey_tests::gateway::DevJwt::from_env().token("alice", "acme", &[], 60);
+    assert!(verifier.verify(&app_token).await.is_none());
+}
