@@ -36,6 +36,7 @@ build:
 	PATH="$(CURDIR)/.venv/bin:$$PATH" cargo lambda build --release --arm64 --locked --output-format zip $(addprefix -p latchkey-,$(FUNCTIONS))
 	@{ printf '%-16s %12s\n' function 'zip (bytes)'; for f in $(FUNCTIONS); do \
 		printf '%-16s %12s\n' $$f $$(stat -c %s target/lambda/$$f/bootstrap.zip); done; } | tee target/lambda/sizes.txt
+	@cd functions/console/web && npm run --silent build 2>&1 | tail -1
 
 bench:
 	tests/bench/bench.sh $(ARGS)

@@ -1,91 +1,127 @@
-//! Makes sure `web/node_modules` holds the Redoc that `web/package-lock.json` pins before the
-//! crate embeds its standalone bundle, so `cargo build` and `sam build` work from a clean clone.
-//! When the bundle is missing, or the installed Redoc is not the locked one, this runs `npm ci`
-//! in `web/` (with `web/.npmrc`: no peer dependencies, no install scripts).
+//! Builds what the console function embeds, so that `cargo build` and `sam build` work from a
+//! clean clone:
+//! 1. `npm ci` in `web/` when `web/node_modules` was not installed from the current
+//!    `web/package-lock.json` (with `web/.npmrc`: no peer dependencies, no install scripts);
+//! 2. `npm run build` there: the API client's types from `infra/openapi.json`, the type check,
+//!    the Vite bundle (into `OUT_DIR/web`) and the size budget;
+//! 3. `OUT_DIR/web_assets.rs`: every built file as `(path, include_bytes!(...))`, and Redoc's
+//!    standalone bundle for `/docs`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const BUNDLE: &str = "node_modules/redoc/bundles/redoc.standalone.js";
+const REDOC: &str = "node_modules/redoc/bundles/redoc.standalone.js";
+/// Written after a successful `npm ci`: the lockfile it installed.
+const INSTALLED_LOCK: &str = "node_modules/.latchkey-installed-lock.json";
 
 fn main() {
-    let web = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("web");
+    let crate_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let web = crate_dir.join("web");
+    let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("web");
+    // The app's inputs. Not web/generated/ (written by the build itself); of node_modules/, one
+    // file that npm unpacks with a fixed old mtime, so that deleting the folder reruns this.
     for watched in [
-        "package.json",
-        "package-lock.json",
-        ".npmrc",
-        "node_modules/redoc/package.json",
-        BUNDLE,
+        "web/src",
+        "web/index.html",
+        "web/vite.config.ts",
+        "web/tsconfig.json",
+        "web/package.json",
+        "web/package-lock.json",
+        "web/.npmrc",
+        "web/scripts",
+        "web/node_modules/redoc/package.json",
+        "../../infra/openapi.json",
     ] {
-        println!("cargo:rerun-if-changed=web/{watched}");
+        println!("cargo:rerun-if-changed={watched}");
     }
 
-    let locked = locked_redoc(&web);
-    if installed_redoc(&web).as_deref() != Some(locked.as_str()) {
-        npm_ci(&web);
+    let lock = read(&web.join("package-lock.json"));
+    if !web.join(REDOC).is_file()
+        || std::fs::read(web.join(INSTALLED_LOCK)).ok().as_deref() != Some(lock.as_slice())
+    {
+        npm(&web, &["ci"], None);
+        std::fs::write(web.join(INSTALLED_LOCK), &lock)
+            .unwrap_or_else(|e| fail(&format!("cannot write {INSTALLED_LOCK}: {e}")));
     }
-    match installed_redoc(&web) {
-        Some(v) if v == locked => {}
-        other => fail(&format!(
-            "after `npm ci`, {} holds Redoc {} instead of the locked {locked}",
-            web.join(BUNDLE).display(),
-            other.as_deref().unwrap_or("nothing"),
-        )),
+    npm(&web, &["run", "build"], Some(&out));
+
+    let mut files = Vec::new();
+    collect(&out, &out, &mut files);
+    files.sort();
+    if !files.iter().any(|(path, _)| path == "index.html") {
+        fail("the Vite build wrote no index.html");
+    }
+    let entries: String = files
+        .iter()
+        .map(|(path, file)| format!("    ({path:?}, include_bytes!({:?})),\n", file.display()))
+        .collect();
+    let generated = format!(
+        "/// The console's built files, by path under the API's root.\n\
+         pub static FILES: &[(&str, &[u8])] = &[\n{entries}];\n\
+         /// Redoc's standalone bundle (`/docs`).\n\
+         pub static REDOC: &[u8] = include_bytes!({:?});\n",
+        web.join(REDOC).display()
+    );
+    let target = out
+        .parent()
+        .expect("OUT_DIR/web has a parent")
+        .join("web_assets.rs");
+    std::fs::write(&target, generated)
+        .unwrap_or_else(|e| fail(&format!("cannot write {}: {e}", target.display())));
+}
+
+/// Every file under `dir`, as (path relative to `root` with `/`, absolute path).
+fn collect(root: &Path, dir: &Path, files: &mut Vec<(String, PathBuf)>) {
+    let entries = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| fail(&format!("cannot list {}: {e}", dir.display())));
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            collect(root, &path, files);
+        } else if let Ok(relative) = path.strip_prefix(root) {
+            let relative = relative
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy())
+                .collect::<Vec<_>>()
+                .join("/");
+            files.push((relative, path));
+        }
     }
 }
 
-/// The Redoc version `web/package-lock.json` pins.
-fn locked_redoc(web: &Path) -> String {
-    let lock = read_json(&web.join("package-lock.json"));
-    lock["packages"]["node_modules/redoc"]["version"]
-        .as_str()
-        .map(str::to_owned)
-        .unwrap_or_else(|| fail("web/package-lock.json pins no `redoc`"))
-}
-
-/// The Redoc version in `web/node_modules`, if its bundle is there.
-fn installed_redoc(web: &Path) -> Option<String> {
-    if !web.join(BUNDLE).is_file() {
-        return None;
-    }
-    let manifest = std::fs::read_to_string(web.join("node_modules/redoc/package.json")).ok()?;
-    let manifest: serde_json::Value = serde_json::from_str(&manifest).ok()?;
-    manifest["version"].as_str().map(str::to_owned)
-}
-
-fn npm_ci(web: &Path) {
+/// Runs `npm args…` in `web/`; `out` is where the Vite build writes.
+fn npm(web: &Path, args: &[&str], out: Option<&Path>) {
     let npm = if cfg!(windows) { "npm.cmd" } else { "npm" };
-    // npm's output goes to stderr, which cargo keeps (and shows with -vv); stdout is for
-    // cargo's directives only.
-    let status = Command::new(npm)
-        .arg("ci")
-        .current_dir(web)
+    let mut command = Command::new(npm);
+    command.args(args).current_dir(web);
+    if let Some(out) = out {
+        command.env("LATCHKEY_WEB_OUT", out);
+    }
+    // npm's output goes to stderr, which cargo keeps (and shows with -vv or on failure);
+    // stdout is for cargo's directives only.
+    let status = command
         .stdout(std::io::stderr())
         .status()
         .unwrap_or_else(|e| {
             fail(&format!(
-                "could not run `{npm}` ({e}); install Node.js with npm (https://nodejs.org), \
-                 or run `npm ci` in {} yourself",
-                web.display()
+                "could not run `{npm}` ({e}); install Node.js 20 or later with npm"
             ))
         });
     if !status.success() {
         fail(&format!(
-            "`npm ci` in {} failed ({status}); run it there to see why",
+            "`npm {}` in {} failed ({status}); run it there to see why",
+            args.join(" "),
             web.display()
         ));
     }
 }
 
-fn read_json(path: &Path) -> serde_json::Value {
-    let text = std::fs::read_to_string(path)
-        .unwrap_or_else(|e| fail(&format!("cannot read {}: {e}", path.display())));
-    serde_json::from_str(&text)
-        .unwrap_or_else(|e| fail(&format!("{} is not JSON: {e}", path.display())))
+fn read(path: &Path) -> Vec<u8> {
+    std::fs::read(path).unwrap_or_else(|e| fail(&format!("cannot read {}: {e}", path.display())))
 }
 
 /// Stops the build: cargo fails it on `cargo::error` and shows the message as is.
 fn fail(message: &str) -> ! {
-    println!("cargo::error=Redoc (the /docs page) comes from npm: {message}");
+    println!("cargo::error=the console's web assets: {message}");
     std::process::exit(0)
 }

@@ -29,23 +29,9 @@ mkdir -p "$out"
 # No test rate limit, so that which calls answer 429 does not depend on the wall clock.
 export LATCHKEY_OUTBOUND_ALLOW= LATCHKEY_SNOWFLAKE_BASE_URL='http://127.0.0.1:9/{account}'
 export LATCHKEY_TEST_RATE_PER_USER=0 LATCHKEY_TEST_RATE_PER_ORG=0
-export LATCHKEY_PORT=$port LATCHKEY_STACK="latchkey-fuzz-$(date +%s)"
-if curl -s -o /dev/null "http://127.0.0.1:$port/"; then
-  echo "fuzz.sh: something already listens on 127.0.0.1:$port (a leftover run?); set LATCHKEY_FUZZ_PORT" >&2
-  exit 1
-fi
-cargo build --quiet --locked -p latchkey-tests --bin local-api
-local_api="$(cargo metadata --format-version 1 --no-deps --locked | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/debug/local-api"
-"$local_api" > "$out/local-api.log" 2>&1 &
-api=$!
-trap 'kill $api 2>/dev/null || true' EXIT
-ready=
-for _ in $(seq 1 120); do
-  curl -sf -o /dev/null "http://127.0.0.1:$port/openapi.json" && { ready=1; break; }
-  kill -0 $api 2>/dev/null || break
-  sleep 0.5
-done
-[ -n "$ready" ] || { echo "fuzz.sh: the local API did not come up" >&2; cat "$out/local-api.log"; exit 1; }
+export LATCHKEY_STACK="latchkey-fuzz-$(date +%s)"
+source tests/stack/local_api.sh
+start_local_api "$port" "$out/local-api.log"
 token=$("$local_api" token fuzzer acme)
 
 for mode in "${modes[@]}"; do

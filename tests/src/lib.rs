@@ -64,8 +64,10 @@ fn handler_for(
             aws, &config
         ))),
         "oauth" => Ok(http_handler!(latchkey_oauth::Service::new(aws, &config))),
-        // Serves only what it was compiled with: no configuration, no AWS client.
-        "console" => Ok(http_handler!(latchkey_console::Service::new())),
+        // Serves what it was compiled with, and how to sign in: no AWS client.
+        "console" => Ok(http_handler!(latchkey_console::Service::new(
+            &latchkey_console::Config::from_lookup(|k| env.get(k).cloned())
+        ))),
         other => Err(format!("no local handler for function binary `{other}`").into()),
     }
 }

@@ -141,6 +141,11 @@ start_s3() {
   .venv/bin/python tests/stack/s3_setup.py "http://127.0.0.1:$S3_PORT" "$state/s3.json"
 }
 
+# The browser the console's tests drive (Playwright's own download cannot reach the internet).
+install_browser() {
+  command -v chromium >/dev/null || need_apt chromium fonts-dejavu-core
+}
+
 start_oidc() {
   up "$OIDC_PORT" && return 0
   # Pinned by tests/stack/oidc/package-lock.json; installed once per checkout.
@@ -159,6 +164,7 @@ start)
   start_ssh
   start_s3
   start_oidc
+  install_browser
   wait_port "$OIDC_PORT" oidc-provider
   wait_port "$FTP_PORT" ftp
   wait_port "$SSH_PORT" ssh

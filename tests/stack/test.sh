@@ -34,3 +34,6 @@ awk '/^test result:/ { p += $4; f += $6; i += $8 } END { printf "\ntests: %d pas
 # (fixed seed, bounded), and proof that the check can fail.
 wait $fuzz_venv || { cat .local/venv-fuzz.log; exit 1; }
 tests/fuzz/fuzz.sh ci broken
+
+# The console, used the way people use it: Chromium through every screen.
+tests/stack/console-e2e.sh

@@ -1,11 +1,16 @@
 //! A file the console serves: bytes fixed at compile time, answered with a strong `ETag` (their
 //! SHA-256) and `304 Not Modified` when the client already holds them.
 
-use lambda_http::http::header::{CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
+use lambda_http::http::header::{
+    CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH, X_CONTENT_TYPE_OPTIONS,
+};
 use lambda_http::http::{HeaderName, HeaderValue, StatusCode};
 use lambda_http::{Body, Request, Response};
 use sha2::{Digest, Sha256};
 use std::borrow::Cow;
+
+/// On every answer: browsers take the `Content-Type` as given.
+pub const NOSNIFF: (HeaderName, &str) = (X_CONTENT_TYPE_OPTIONS, "nosniff");
 
 enum Content {
     Text(Cow<'static, str>),

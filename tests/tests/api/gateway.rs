@@ -150,7 +150,8 @@ async fn the_local_api_serves_exactly_the_templates_routes() {
     for route in &routes {
         let path = route
             .path
-            .replace("{id}", "cred_01jdzzzzzzzzzzzzzzzzzzzzzz");
+            .replace("{id}", "cred_01jdzzzzzzzzzzzzzzzzzzzzzz")
+            .replace("{proxy+}", "credentials/deleted");
         let method = Method::from_bytes(route.method.as_bytes()).unwrap();
         let reply = app
             .call(
@@ -175,7 +176,8 @@ async fn the_local_api_serves_exactly_the_templates_routes() {
         );
     }
     for (method, path) in [
-        (Method::GET, "/"),
+        (Method::POST, "/"),
+        (Method::GET, "/consoles"),
         (Method::PUT, "/credentials"),
         (Method::GET, "/credentials/x/y/z"),
         (Method::POST, "/connectors"),

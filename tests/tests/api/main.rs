@@ -10,6 +10,7 @@ mod bad_input;
 mod canary;
 mod concurrency;
 mod connections;
+mod console;
 mod crash;
 mod crud;
 mod docs;

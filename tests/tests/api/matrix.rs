@@ -174,6 +174,17 @@ fn routes() -> Vec<RouteCase> {
         // The API describes itself to anyone.
         case("GET", "/openapi.json", "/openapi.json", None, Public, 200),
         case("GET", "/docs", "/docs", None, Public, 200),
+        // So does the console: its page is public like any sign-in page.
+        case("GET", "/", "/", None, Public, 200),
+        case("GET", "/console", "/console", None, Public, 200),
+        case(
+            "GET",
+            "/console/{proxy+}",
+            "/console/credentials/new",
+            None,
+            Public,
+            200,
+        ),
         case(
             "GET",
             "/docs/redoc.standalone.js",
