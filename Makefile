@@ -1,6 +1,7 @@
 # Latchkey: the two commands a newcomer needs. Each sets up what it needs itself.
-#   make run    the local stack in the foreground: emulator + API on 127.0.0.1:$(LATCHKEY_PORT)
-#   make test   everything CI runs: format, lints, unit and integration tests against the emulator
+#   make run    the local stack in the foreground: emulator + API and console on 127.0.0.1:$(LATCHKEY_PORT)
+#   make test   everything CI runs: format, lints, unit and integration tests against the emulator,
+#               the API fuzzed against its contract, the console in Chromium
 #   make build  the arm64 Lambda zips (target/lambda/<function>/bootstrap.zip) and their sizes
 #   make bench  the benchmarks BENCHMARKS.md records (slow: release builds, 10,000 credentials)
 #   make fuzz   long property-based API tests (schemathesis, random seed; FUZZ_EXAMPLES=200)

@@ -1,7 +1,7 @@
 // The console end to end, against a running stack (LATCHKEY_CONSOLE_URL): one person's day with
 // credentials, in order. Controls are found by role and accessible name only; every screen is
 // scanned with axe (no serious or critical violation) and photographed.
-import { expect, test, type BrowserContext, type Page, type TestInfo } from '@playwright/test';
+import { expect, test, type BrowserContext, type Locator, type Page, type TestInfo } from '@playwright/test';
 import AxeBuilder from '@axe-core/playwright';
 
 const run = Date.now().toString(36);
@@ -69,6 +69,15 @@ test.describe.serial('the console', () => {
     await page.getByRole('searchbox', { name: 'Search by name' }).fill(name);
     await page.getByRole('link', { name, exact: true }).click();
     return page.getByRole('complementary', { name });
+  }
+
+  /** Presses Tab until `target` has the focus, as a keyboard user moves through the page. */
+  async function tabTo(target: Locator, limit = 40) {
+    for (let i = 0; i < limit; i++) {
+      if (await target.evaluate((el) => el === document.activeElement)) return;
+      await page.keyboard.press('Tab');
+    }
+    throw new Error(`not reachable with Tab in ${limit} steps: ${target}`);
   }
 
   async function newCredential(connector: string, name: string) {
@@ -146,6 +155,28 @@ test.describe.serial('the console', () => {
     const drawer = page.getByRole('complementary', { name: names.rest });
     await expect(drawer.getByText('Test result: Valid')).toBeVisible(); // the test run at creation
     await expect(drawer.getByText('Valid', { exact: true })).toBeVisible();
+  });
+
+  test('works by keyboard: find a credential, open it, test it, close it', async () => {
+    await page.getByRole('link', { name: 'Credentials', exact: true }).click();
+    await page.getByRole('searchbox', { name: 'Search by name' }).focus();
+    await page.keyboard.type(names.rest);
+    const link = page.getByRole('link', { name: names.rest, exact: true });
+    await tabTo(link);
+    await page.keyboard.press('Enter');
+    const drawer = page.getByRole('complementary', { name: names.rest });
+    await expect(drawer.getByRole('heading', { name: names.rest })).toBeFocused();
+    await tabTo(drawer.getByRole('button', { name: 'Test connection' }));
+    const tested = page.waitForResponse((r) => r.request().method() === 'POST' && r.url().endsWith('/test'));
+    await page.keyboard.press('Enter');
+    expect((await tested).status()).toBe(200);
+    await expect(drawer.getByText('Test result: Valid')).toBeVisible();
+    await page.keyboard.press('Escape');
+    await expect(drawer).toBeHidden();
+    await expect(link).toBeFocused();
+    // Back in the drawer for the next step.
+    await page.keyboard.press('Enter');
+    await expect(drawer).toBeVisible();
   });
 
   test('shares it with team ops as collaborator', async ({}, testInfo) => {

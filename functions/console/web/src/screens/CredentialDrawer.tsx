@@ -265,7 +265,7 @@ function DrawerBody({
 
 /** Each field of the auth type: its value, or "set" for a secret (whose value is never shown). */
 function fieldsShown(c: Credential, fields: FieldView[]) {
-  const stored = c.fields as Record<string, unknown>;
+  const stored = c.fields;
   const named = new Set(fields.map((f) => f.name));
   const rows = fields.map((f) => {
     if (f.secret) return { label: f.label, value: c.secret_fields.includes(f.name) ? 'set' : <span class="muted">not set</span> };

@@ -70,7 +70,7 @@ function FormBody({ catalog, existing, reload }: { catalog: Connector[]; existin
   const [authTypeId, setAuthTypeId] = useState(existing?.auth_type ?? connector?.default_auth_type ?? '');
   const authType = connector?.auth_types.find((a) => a.id === authTypeId);
   const fields = formFields(authType);
-  const stored = existing?.fields as Record<string, unknown> | undefined;
+  const stored = existing?.fields;
   const [values, setValues] = useState<FormValues>(() => startingValues(fields, stored));
   const [name, setName] = useState(existing?.name ?? '');
   const [description, setDescription] = useState(existing?.description ?? '');
