@@ -14,7 +14,7 @@
 use crate::catalog::SecretFields;
 use crate::error::ApiError;
 use crate::record::{CredentialRecord, HistoryEntry};
-use crate::store::{Change, Expiry, Grants, IdempotencyRecord, WriteOutcome};
+use crate::store::{Change, Expiry, Grants, IdempotencyKey, IdempotencyRecord, WriteOutcome};
 use crate::vault::Pending;
 use crate::Backends;
 
@@ -49,7 +49,7 @@ pub struct Write<'a> {
     pub expiry: Expiry,
     pub grants: Grants,
     pub revoked: Vec<String>,
-    pub idempotency: Option<(&'a str, &'a IdempotencyRecord)>,
+    pub idempotency: Option<(&'a IdempotencyKey, &'a IdempotencyRecord)>,
 }
 
 impl<'a> Write<'a> {

@@ -15,7 +15,7 @@ use latchkey_shared::error::ApiError;
 use latchkey_shared::http::{admit_connection_test, json_object, json_response, with_etag};
 use latchkey_shared::record::{CredentialRecord, HistoryAction, HistoryEntry};
 use latchkey_shared::status::Trigger;
-use latchkey_shared::store::IdempotencyRecord;
+use latchkey_shared::store::{IdempotencyKey, IdempotencyRecord};
 use latchkey_shared::testers::{Target, TestReport};
 use latchkey_shared::validity::{status_changed, status_line};
 use serde_json::json;
@@ -131,7 +131,7 @@ pub async fn create(
         fingerprint: fingerprint.clone(),
     };
     let mut write = Write {
-        idempotency: idempotency_key.as_deref().map(|k| (k, &idempotency)),
+        idempotency: idempotency_key.as_ref().map(|k| (k, &idempotency)),
         ..Write::create(
             record,
             fields.secrets,
@@ -160,7 +160,9 @@ pub async fn create(
             ))
         }
         Committed::IdempotencyKeyTaken => {
-            let key = idempotency_key.as_deref().unwrap_or_default();
+            let key = idempotency_key.as_ref().ok_or_else(|| {
+                ApiError::internal("an idempotency conflict without an idempotency key")
+            })?;
             // A concurrent retry won the race: answer as it did.
             let previous = svc.aws.store.idempotency(key).await?.ok_or_else(|| {
                 ApiError::conflict(
@@ -248,14 +250,15 @@ async fn replay(
 /// Scoped to the caller, so two users cannot collide on (or probe) each other's keys.
 /// Read raw, neither trimmed nor decoded: a key that is not 1 to 255 visible ASCII characters
 /// is refused, never ignored (a non-ASCII key used to read as absent, so retries duplicated).
-fn idempotency_key(req: &Request, caller: &Caller) -> Result<Option<String>, ApiError> {
+fn idempotency_key(req: &Request, caller: &Caller) -> Result<Option<IdempotencyKey>, ApiError> {
     let Some(raw) = req.headers().get("idempotency-key") else {
         return Ok(None);
     };
     let key = parse_idempotency_key(raw.as_bytes())?;
-    Ok(Some(format!(
-        "IDEM#{}#{}#{}",
-        caller.org_id, caller.user_id, key
+    Ok(Some(IdempotencyKey::new(
+        &caller.org_id,
+        &caller.user_id,
+        key,
     )))
 }
 

@@ -1,0 +1,77 @@
+//! The table's key layout, in one place: what each kind of item is keyed by. Nothing outside
+//! the store builds or parses a key.
+//!
+//! | item | pk | sk |
+//! |---|---|---|
+//! | metadata and ACL | `CRED#<id>` | `META` |
+//! | grant (mirrors the ACL for the `by_principal` index) | `CRED#<id>` | `GRANT#<kind>#<id>` |
+//! | history line | `CRED#<id>` | `HIST#<ulid>` |
+//! | usage | `CRED#<id>` | `USE#<kind>#<resource id>` |
+//! | refresh lease | `CRED#<id>` | `LEASE` |
+//! | OAuth authorization in progress | `OAUTH#<state>` | `STATE` |
+//! | test-rate counter | `RATE#<minute>#user#<org>/<user>`, `RATE#<minute>#org#<org>` | `RATE` |
+//! | idempotency key of a create | `IDEM#<org>#<user>#<key>` | `IDEM` |
+
+use crate::domain::CredentialId;
+use crate::error::ApiError;
+
+pub const META: &str = "META";
+pub const LEASE: &str = "LEASE";
+pub const OAUTH_STATE: &str = "STATE";
+pub const RATE: &str = "RATE";
+pub const IDEMPOTENCY: &str = "IDEM";
+pub const HISTORY_PREFIX: &str = "HIST#";
+pub const USAGE_PREFIX: &str = "USE#";
+pub const PRINCIPAL_INDEX: &str = "by_principal";
+pub const REFRESH_INDEX: &str = "by_refresh_due";
+const CREDENTIAL_PREFIX: &str = "CRED#";
+
+pub fn credential(id: &CredentialId) -> String {
+    format!("{CREDENTIAL_PREFIX}{id}")
+}
+
+/// The credential a `CRED#...` key names.
+pub fn credential_id(pk: &str) -> Result<CredentialId, ApiError> {
+    CredentialId::parse(pk.strip_prefix(CREDENTIAL_PREFIX).unwrap_or(pk))
+}
+
+/// A key every credential key sorts after.
+pub fn before_every_credential() -> &'static str {
+    CREDENTIAL_PREFIX
+}
+
+pub fn grant(principal: &str) -> String {
+    // `user:alice` -> `GRANT#user#alice`
+    format!("GRANT#{}", principal.replacen(':', "#", 1))
+}
+
+/// The `by_principal` partition of a grant: the principal within its organisation
+/// (`acme/user:alice`), so a listing never even reads another organisation's grants to a
+/// principal of the same name. `/` is not in the identifier grammar, so this is unambiguous.
+pub fn grant_partition(org: &str, principal: &str) -> String {
+    format!("{org}/{principal}")
+}
+
+pub fn history(line: ulid::Ulid) -> String {
+    format!("{HISTORY_PREFIX}{line}")
+}
+
+pub fn usage(kind: &str, resource_id: &str) -> String {
+    format!("{USAGE_PREFIX}{kind}#{resource_id}")
+}
+
+pub fn oauth_state(state: &str) -> String {
+    format!("OAUTH#{state}")
+}
+
+pub fn user_tests(minute: i64, org: &str, user: &str) -> String {
+    format!("RATE#{minute}#user#{org}/{user}")
+}
+
+pub fn org_tests(minute: i64, org: &str) -> String {
+    format!("RATE#{minute}#org#{org}")
+}
+
+pub fn idempotency(org: &str, user: &str, key: &str) -> String {
+    format!("IDEM#{org}#{user}#{key}")
+}

@@ -1,0 +1,69 @@
+//! The refresh lease: at most one holder refreshes a credential at a time (single flight).
+
+use time::OffsetDateTime;
+
+use super::{keys, n, s, Store};
+use crate::domain::CredentialId;
+use crate::error::{sdk, ApiError};
+
+impl Store {
+    /// Takes the refresh lease of a credential unless another holder's is still running.
+    pub async fn take_lease(
+        &self,
+        id: &CredentialId,
+        owner: &str,
+        for_how_long: std::time::Duration,
+    ) -> Result<bool, ApiError> {
+        let now = OffsetDateTime::now_utc();
+        let until = now + for_how_long;
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(keys::credential(id)))
+            .item("sk", s(keys::LEASE))
+            .item("owner", s(owner))
+            .item("until", n(until.unix_timestamp()))
+            .item("ttl", n(until.unix_timestamp() + 3600))
+            .condition_expression("attribute_not_exists(pk) OR #until < :now")
+            .expression_attribute_names("#until", "until")
+            .expression_attribute_values(":now", n(now.unix_timestamp()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(sdk(e)),
+        }
+    }
+
+    /// Releases a lease this holder took (and nobody else's).
+    pub async fn release_lease(&self, id: &CredentialId, owner: &str) -> Result<(), ApiError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(keys::credential(id)))
+            .key("sk", s(keys::LEASE))
+            .condition_expression("#owner = :owner")
+            .expression_attribute_names("#owner", "owner")
+            .expression_attribute_values(":owner", s(owner))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(sdk(e)),
+        }
+    }
+}
