@@ -239,7 +239,7 @@ pub async fn store_grant(
     aws: &Backends,
     record: &CredentialRecord,
     mut secrets: crate::catalog::SecretFields,
-    grant: crate::testers::Grant,
+    grant: crate::oauth::Tokens,
     configured_margin: Option<Duration>,
     action: HistoryAction,
     observation: &Observation,

@@ -127,6 +127,29 @@ pub fn reset_by_edit(state: &mut StatusState, now: OffsetDateTime) {
     state.changed_at = Some(now);
 }
 
+// Observations as the testers and token flows make them.
+
+pub(crate) fn rejected(code: &str, message: impl Into<String>) -> Observation {
+    Observation::new(Verdict::Invalid, code, message)
+}
+
+pub(crate) fn accepted(message: impl Into<String>) -> Observation {
+    Observation::new(Verdict::Valid, "ok", message)
+}
+
+pub(crate) fn unreachable(code: &str, message: impl Into<String>) -> Observation {
+    Observation::new(Verdict::Inconclusive, code, message)
+}
+
+/// A missing field the catalog requires for testing (validation rules already ran).
+pub(crate) fn missing(name: &str) -> Observation {
+    Observation::new(
+        Verdict::Invalid,
+        "incomplete",
+        format!("`{name}` is needed to test this credential"),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -25,7 +25,7 @@ impl IssuerVerifier {
         Self {
             issuer: issuer.to_owned(),
             audiences: audiences.iter().map(|a| (*a).to_owned()).collect(),
-            http: latchkey_shared::testers::http_client()
+            http: latchkey_shared::outbound::http_client()
                 .timeout(Duration::from_secs(5))
                 .build()
                 .expect("the shared client settings build"),

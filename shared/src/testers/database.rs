@@ -17,8 +17,9 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{CertificateError, DigitallySignedStruct, SignatureScheme};
 
-use super::{accepted, missing, rejected, unreachable, Target, Testers};
+use super::{Target, Testers};
 use crate::status::Observation;
+use crate::status::{accepted, missing, rejected, unreachable};
 
 /// The credential's `ca_certificate`, as DER certificates (none when it has no such field).
 fn extra_roots(target: &Target<'_>) -> Result<Vec<CertificateDer<'static>>, Observation> {

@@ -6,8 +6,10 @@ use std::sync::Arc;
 use suppaftp::tokio::{AsyncRustlsConnector, AsyncRustlsFtpStream};
 use suppaftp::{FtpError, Status};
 
-use super::{accepted, missing, rejected, tls_config, unreachable, Target, Testers};
+use super::{Target, Testers};
+use crate::outbound::tls_config;
 use crate::status::Observation;
+use crate::status::{accepted, missing, rejected, unreachable};
 
 fn tls() -> AsyncRustlsConnector {
     AsyncRustlsConnector::from(tokio_rustls::TlsConnector::from(Arc::new(tls_config())))

@@ -4,22 +4,21 @@
 mod database;
 mod files;
 mod rest;
-
-pub use rest::Grant;
 mod s3;
-pub use s3::pinned_s3_client;
 mod snowflake;
 
-use secrecy::ExposeSecret;
+pub use s3::pinned_s3_client;
+
 use serde::Serialize;
-use serde_json::{Map, Value};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use time::OffsetDateTime;
 
-use crate::catalog::SecretFields;
-use crate::guard::{GuardError, OutboundGuard};
+use crate::guard::OutboundGuard;
+use crate::oauth::{self, Tokens};
+use crate::outbound::GuardedHttp;
 use crate::status::{Observation, Verdict};
+pub use crate::target::Target;
 
 /// What a test answers: the observation, when and how long it took.
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
@@ -31,45 +30,8 @@ pub struct TestReport {
     pub duration_ms: u64,
 }
 
-/// A credential to test, saved or not: its connector, auth type and fields.
-pub struct Target<'a> {
-    pub connector: &'a str,
-    pub auth_type: &'a str,
-    pub fields: &'a Map<String, Value>,
-    pub secrets: &'a SecretFields,
-}
-
-impl<'a> Target<'a> {
-    /// A saved credential with its secret fields.
-    pub fn of(record: &'a crate::record::CredentialRecord, secrets: &'a SecretFields) -> Self {
-        Target {
-            connector: &record.connector,
-            auth_type: &record.auth_type,
-            fields: &record.fields,
-            secrets,
-        }
-    }
-}
-
-impl Target<'_> {
-    pub fn text(&self, name: &str) -> Option<&str> {
-        self.fields.get(name).and_then(Value::as_str)
-    }
-    fn secret(&self, name: &str) -> Option<&str> {
-        self.secrets.0.get(name).map(|s| s.expose_secret())
-    }
-    fn port(&self, default: u16) -> u16 {
-        self.fields
-            .get("port")
-            .and_then(Value::as_u64)
-            .and_then(|p| u16::try_from(p).ok())
-            .unwrap_or(default)
-    }
-}
-
 pub struct Testers {
-    guard: Arc<OutboundGuard>,
-    http: reqwest::Client,
+    outbound: GuardedHttp,
     budget: Duration,
     snowflake_base_url: String,
 }
@@ -77,10 +39,8 @@ pub struct Testers {
 impl Testers {
     /// `snowflake_base_url` may hold `{account}`: `https://{account}.snowflakecomputing.com`.
     pub fn new(guard: OutboundGuard, budget: Duration, snowflake_base_url: String) -> Self {
-        let guard = Arc::new(guard);
         Self {
-            http: rest::guarded_client(guard.clone(), budget),
-            guard,
+            outbound: GuardedHttp::new(Arc::new(guard), budget),
             budget,
             snowflake_base_url,
         }
@@ -140,51 +100,22 @@ impl Testers {
         host: &str,
         port: u16,
     ) -> Result<Vec<std::net::SocketAddr>, Observation> {
-        self.guard
-            .resolve(host, port)
-            .await
-            .map_err(guard_observation)
+        self.outbound.resolve(host, port).await
     }
-}
 
-/// Every HTTP client's builder: TLS as [`tls_config`] says. reqwest's own choice would add ring.
-pub fn http_client() -> reqwest::ClientBuilder {
-    reqwest::Client::builder().use_preconfigured_tls(tls_config())
-}
+    /// A fresh access token for a token URL or OAuth 2.0 credential ([`oauth::acquire`]).
+    pub async fn acquire_token(&self, target: &Target<'_>) -> Result<Tokens, Observation> {
+        oauth::acquire(&self.outbound, target).await
+    }
 
-/// TLS for connection tests: the public web roots, aws-lc-rs as the crypto provider.
-fn tls_config() -> rustls::ClientConfig {
-    let roots = rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::aws_lc_rs::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .expect("aws-lc-rs supports the default protocol versions")
-    .with_root_certificates(roots)
-    .with_no_client_auth()
-}
-
-fn guard_observation(e: GuardError) -> Observation {
-    Observation::new(Verdict::Inconclusive, e.code(), e.to_string())
-}
-
-fn rejected(code: &str, message: impl Into<String>) -> Observation {
-    Observation::new(Verdict::Invalid, code, message)
-}
-
-fn accepted(message: impl Into<String>) -> Observation {
-    Observation::new(Verdict::Valid, "ok", message)
-}
-
-fn unreachable(code: &str, message: impl Into<String>) -> Observation {
-    Observation::new(Verdict::Inconclusive, code, message)
-}
-
-/// A missing field the catalog requires for testing (validation rules already ran).
-fn missing(name: &str) -> Observation {
-    Observation::new(
-        Verdict::Invalid,
-        "incomplete",
-        format!("`{name}` is needed to test this credential"),
-    )
+    /// The authorization code the provider sent back, for tokens ([`oauth::exchange_code`]).
+    pub async fn exchange_code(
+        &self,
+        target: &Target<'_>,
+        code: &str,
+        pkce_verifier: &str,
+        redirect_uri: &str,
+    ) -> Result<Tokens, Observation> {
+        oauth::exchange_code(&self.outbound, target, code, pkce_verifier, redirect_uri).await
+    }
 }

@@ -59,8 +59,9 @@ pub fn pinned_s3_client(
     aws_sdk_s3::Client::from_conf(config.build())
 }
 
-use super::{accepted, missing, rejected, unreachable, Target, Testers};
+use super::{Target, Testers};
 use crate::status::Observation;
+use crate::status::{accepted, missing, rejected, unreachable};
 
 pub async fn test(t: &Testers, target: &Target<'_>) -> Observation {
     let (Some(key_id), Some(secret), Some(bucket)) = (
@@ -76,7 +77,7 @@ pub async fn test(t: &Testers, target: &Target<'_>) -> Observation {
         .map(str::to_owned)
         .unwrap_or_else(|| format!("https://s3.{region}.amazonaws.com"));
     // Vetted here, and the client connects to exactly the vetted addresses.
-    let url = match t.check_url(&endpoint) {
+    let url = match t.outbound.check_url(&endpoint) {
         Ok(u) => u,
         Err(o) => return o,
     };

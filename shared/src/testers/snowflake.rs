@@ -8,8 +8,9 @@ use rsa::pkcs8::{DecodePrivateKey, EncodePublicKey};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use super::{accepted, missing, rejected, unreachable, Target, Testers};
+use super::{Target, Testers};
 use crate::status::Observation;
+use crate::status::{accepted, missing, rejected, unreachable};
 
 /// Snowflake's codes for a refused login: wrong user or password, a bad JWT, a disabled user.
 const AUTH_CODES: [&str; 4] = ["390100", "390144", "390101", "390102"];
@@ -90,7 +91,7 @@ pub async fn test(t: &Testers, target: &Target<'_>) -> Observation {
         }
     }
     let base = t.snowflake_base_url.replace("{account}", account);
-    let url = match t.check_url(&format!(
+    let url = match t.outbound.check_url(&format!(
         "{}/session/v1/login-request",
         base.trim_end_matches('/')
     )) {
@@ -108,7 +109,8 @@ pub async fn test(t: &Testers, target: &Target<'_>) -> Observation {
         }
     }
     let resp = match t
-        .http
+        .outbound
+        .client()
         .post(url)
         .query(&query)
         .json(&json!({ "data": data }))
@@ -116,7 +118,7 @@ pub async fn test(t: &Testers, target: &Target<'_>) -> Observation {
         .await
     {
         Ok(r) => r,
-        Err(e) => return super::rest::request_failure("Snowflake", &e),
+        Err(e) => return crate::outbound::request_failure("Snowflake", &e),
     };
     let status = resp.status().as_u16();
     let body: Value = resp.json().await.unwrap_or(Value::Null);

@@ -135,7 +135,7 @@ impl TestApp {
         let server = stack.serve(listener, jwt.clone()).expect("gateway");
         TestApp {
             base,
-            http: latchkey_shared::testers::http_client()
+            http: latchkey_shared::outbound::http_client()
                 .no_proxy()
                 .build()
                 .expect("client"),

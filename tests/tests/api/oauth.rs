@@ -8,7 +8,7 @@ use crate::helpers::{TestApp, OAUTH_REDIRECT};
 use crate::test_servers::{register_client, with_client, CLIENT};
 
 fn browser() -> reqwest::Client {
-    latchkey_shared::testers::http_client()
+    latchkey_shared::outbound::http_client()
         .no_proxy()
         .redirect(Policy::none())
         .build()

@@ -22,7 +22,7 @@ fn location(resp: &reqwest::Response) -> String {
 
 /// Authorize through our API, log in and consent at the provider, come back to our callback.
 async fn connect(app: &TestApp, id: &str) -> String {
-    let browser = latchkey_shared::testers::http_client()
+    let browser = latchkey_shared::outbound::http_client()
         .no_proxy()
         .cookie_store(true)
         .redirect(Policy::none())
@@ -139,7 +139,7 @@ async fn authorization_code_with_pkce_rotation_and_revocation() {
     }
 
     // Revoked at the provider: the next refresh asks for re-authentication, with a reason.
-    let revoked = latchkey_shared::testers::http_client()
+    let revoked = latchkey_shared::outbound::http_client()
         .no_proxy()
         .build()
         .unwrap()
@@ -177,7 +177,7 @@ async fn an_issuers_tokens_are_checked_against_its_jwks() {
     use latchkey_tests::jwks::IssuerVerifier;
     const AUDIENCE: &str = "urn:latchkey:api";
     // A JWT access token for the API (the provider's resource indicator); it lives 4 s.
-    let reply: serde_json::Value = latchkey_shared::testers::http_client()
+    let reply: serde_json::Value = latchkey_shared::outbound::http_client()
         .build()
         .unwrap()
         .post(format!("{ISSUER}/token"))

@@ -304,7 +304,7 @@ async fn tokens_an_interrupted_refresh_stored_are_adopted() {
 
     // What the crashed refresh did: exchanged the refresh token (the provider rotated it) and
     // wrote the new tokens as a version of their own, then died before the metadata commit.
-    let exchanged: Value = latchkey_shared::testers::http_client()
+    let exchanged: Value = latchkey_shared::outbound::http_client()
         .no_proxy()
         .build()
         .unwrap()

@@ -68,7 +68,9 @@ impl Bench {
             table: stack.physical_name("Table")?,
             proxy: CountingProxy::start(emulator).await?,
             stack,
-            http: latchkey_shared::testers::http_client().no_proxy().build()?,
+            http: latchkey_shared::outbound::http_client()
+                .no_proxy()
+                .build()?,
             base,
             jwt,
             validation_url,

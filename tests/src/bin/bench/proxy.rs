@@ -73,7 +73,9 @@ impl CountingProxy {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let endpoint = format!("http://{}", listener.local_addr()?);
         let calls = Arc::new(Mutex::new(Vec::new()));
-        let client = latchkey_shared::testers::http_client().no_proxy().build()?;
+        let client = latchkey_shared::outbound::http_client()
+            .no_proxy()
+            .build()?;
         let upstream = upstream.trim_end_matches('/').to_owned();
         let recorder = calls.clone();
         tokio::spawn(serve_http(listener, move |req| {
