@@ -355,10 +355,6 @@ impl Connector {
         self.fields.get(name)
     }
 
-    pub fn is_secret(&self, name: &str) -> bool {
-        self.spec(name).is_some_and(|s| s.secret)
-    }
-
     /// The fields an auth type uses, in form order, each with whether it is required.
     pub fn fields_of<'a>(
         &'a self,

@@ -117,7 +117,7 @@ pub enum Committed {
 }
 
 /// Commits `write` in the order the module describes.
-pub async fn commit(aws: &Backends, write: Write<'_>) -> Result<Committed, ApiError> {
+pub async fn commit(backends: &Backends, write: Write<'_>) -> Result<Committed, ApiError> {
     let Write {
         before,
         mut next,
@@ -137,12 +137,12 @@ pub async fn commit(aws: &Backends, write: Write<'_>) -> Result<Committed, ApiEr
             Written::Nothing
         }
         (Secrets::First(fields), None) => {
-            next.secret_version = aws.vault.create(&id, &fields).await?;
+            next.secret_version = backends.vault.create(&id, &fields).await?;
             next.secret_fields = fields.names();
             Written::First
         }
         (Secrets::Replace(fields, why), Some(before)) => {
-            next.secret_version = aws
+            next.secret_version = backends
                 .vault
                 .put_pending(&id, &fields, why, &before.secret_version)
                 .await?;
@@ -156,7 +156,7 @@ pub async fn commit(aws: &Backends, write: Write<'_>) -> Result<Committed, ApiEr
         }
     };
 
-    let outcome = aws
+    let outcome = backends
         .store
         .write(Change {
             record: &next,
@@ -171,7 +171,7 @@ pub async fn commit(aws: &Backends, write: Write<'_>) -> Result<Committed, ApiEr
     let refused = match outcome {
         Ok(WriteOutcome::Written) => {
             if let (Written::Pending(_), Some(before)) = (&written, before) {
-                if let Err(e) = aws
+                if let Err(e) = backends
                     .vault
                     .promote(&id, &next.secret_version, &before.secret_version)
                     .await
@@ -192,7 +192,7 @@ pub async fn commit(aws: &Backends, write: Write<'_>) -> Result<Committed, ApiEr
         Written::Nothing => {}
         Written::First => {
             // The transaction was refused, so no metadata points at the new secret.
-            if let Err(e) = aws.vault.destroy_unreferenced(&id).await {
+            if let Err(e) = backends.vault.destroy_unreferenced(&id).await {
                 tracing::warn!(credential_id = %id, error = %e, "unreferenced secret left for the orphan sweep");
             }
         }
@@ -201,7 +201,7 @@ pub async fn commit(aws: &Backends, write: Write<'_>) -> Result<Committed, ApiEr
         // one they derive from.
         Written::Pending(Pending::Refresh) => {}
         Written::Pending(why) => {
-            if let Err(e) = aws.vault.abandon(&id, &next.secret_version, why).await {
+            if let Err(e) = backends.vault.abandon(&id, &next.secret_version, why).await {
                 tracing::warn!(credential_id = %id, error = %e, "refused secret version keeps its label");
             }
         }

@@ -49,7 +49,8 @@ impl InternalError {
     }
 }
 
-/// Any AWS SDK or serialization failure is internal: `?` turns it into a 500.
+/// A serialization failure is internal: `?` turns it into a 500 (SDK errors go through [`sdk`],
+/// which keeps their context).
 macro_rules! internal_from {
     ($($t:ty),* $(,)?) => {$(
         impl From<$t> for ApiError {
@@ -57,13 +58,7 @@ macro_rules! internal_from {
         }
     )*};
 }
-internal_from!(
-    serde_json::Error,
-    serde_dynamo::Error,
-    aws_sdk_dynamodb::Error,
-    aws_sdk_secretsmanager::Error,
-    aws_sdk_eventbridge::Error,
-);
+internal_from!(serde_json::Error, serde_dynamo::Error);
 
 impl ApiError {
     pub fn client(status: u16, code: &'static str, message: impl Into<String>) -> Self {

@@ -1,6 +1,5 @@
 //! Latchkey's common crate: everything the functions share.
 
-pub mod access;
 pub mod api;
 pub mod authz;
 pub mod catalog;
@@ -10,6 +9,7 @@ pub mod domain;
 pub mod error;
 pub mod events;
 pub mod guard;
+pub mod handler;
 pub mod http;
 #[cfg(feature = "testers")]
 pub mod oauth;

@@ -38,14 +38,29 @@ pub enum RefreshOutcome {
     },
     /// Nothing to do: another refresh holds the lease, the token is still fresh, the credential
     /// is gone, or it has no tokens.
-    Skipped {
-        #[schema(value_type = String)]
-        reason: &'static str,
-    },
+    Skipped { reason: SkipReason },
     /// The provider refused the refresh token: re-authentication needed, no more attempts.
     ReauthRequired,
     /// A transient failure: retried with backoff; invalid only once the token has expired.
     Failed { code: String },
+}
+
+/// Why a refresh did nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SkipReason {
+    /// Another refresh holds the lease.
+    LeaseBusy,
+    /// The credential was deleted or no longer exists.
+    Gone,
+    /// Its auth type has no tokens to refresh.
+    NotRefreshable,
+    /// Only a person re-authenticating can bring new tokens.
+    ReauthRequired,
+    /// The token is not due yet.
+    Fresh,
+    /// The credential changed during the refresh; the change wins.
+    ChangedMeanwhile,
 }
 
 /// The refresh margin: configured, or the smaller of 15 minutes and 10 % of the lifetime.
@@ -68,7 +83,7 @@ pub enum When {
 }
 
 pub struct Refresher<'a> {
-    pub aws: &'a Backends,
+    pub backends: &'a Backends,
     pub testers: &'a Testers,
     pub margin: Option<Duration>,
 }
@@ -83,13 +98,13 @@ impl Refresher<'_> {
         actor: &str,
     ) -> Result<RefreshOutcome, ApiError> {
         let owner = ulid::Ulid::new().to_string();
-        if !self.aws.store.take_lease(id, &owner, LEASE).await? {
+        if !self.backends.store.take_lease(id, &owner, LEASE).await? {
             return Ok(RefreshOutcome::Skipped {
-                reason: "lease_busy",
+                reason: SkipReason::LeaseBusy,
             });
         }
         let outcome = self.refresh_leased(id, when, actor).await;
-        if let Err(e) = self.aws.store.release_lease(id, &owner).await {
+        if let Err(e) = self.backends.store.release_lease(id, &owner).await {
             tracing::warn!(error = %e, "lease not released; it expires by itself");
         }
         outcome
@@ -102,18 +117,20 @@ impl Refresher<'_> {
         actor: &str,
     ) -> Result<RefreshOutcome, ApiError> {
         let force = when == When::Now;
-        let Some(record) = self.aws.store.get(id).await? else {
-            return Ok(RefreshOutcome::Skipped { reason: "gone" });
+        let Some(record) = self.backends.store.get(id).await? else {
+            return Ok(RefreshOutcome::Skipped {
+                reason: SkipReason::Gone,
+            });
         };
         let now = OffsetDateTime::now_utc();
         if record.is_deleted() || !record.is_token_based() {
             return Ok(RefreshOutcome::Skipped {
-                reason: "not_refreshable",
+                reason: SkipReason::NotRefreshable,
             });
         }
         if record.status == Status::ReauthRequired && !force {
             return Ok(RefreshOutcome::Skipped {
-                reason: "reauth_required",
+                reason: SkipReason::ReauthRequired,
             });
         }
         // Someone else refreshed while this one waited for the lease.
@@ -127,45 +144,37 @@ impl Refresher<'_> {
             .is_none_or(|due| due > horizon)
             && record.token.token_expires_at.is_some_and(|exp| exp > now);
         if fresh && !force {
-            return Ok(RefreshOutcome::Skipped { reason: "fresh" });
+            return Ok(RefreshOutcome::Skipped {
+                reason: SkipReason::Fresh,
+            });
         }
 
         // A refresh that crashed after writing its tokens but before naming them left the newest
         // ones in a version of their own: the vault hands those over, or a rotated refresh token
         // would be lost.
         let secrets = self
-            .aws
+            .backends
             .vault
             .refresh_input(&record.id, &record.secret_version)
             .await?;
         let target = Target::of(&record, &secrets);
-        let grant = match self.testers.acquire_token(&target).await {
-            Ok(g) => g,
+        let tokens = match self.testers.acquire_token(&target).await {
+            Ok(t) => t,
             Err(observation) => return self.record_failure(&record, observation, actor, now).await,
         };
-
-        let observation = Observation::new(
-            Verdict::Valid,
-            "refreshed",
-            "the provider issued a new access token",
-        );
-        match store_grant(
-            self.aws,
-            &record,
+        let new = NewTokens {
+            record: &record,
             secrets,
-            grant,
-            self.margin,
-            HistoryAction::Refreshed,
-            &observation,
-            Trigger::Refresh,
+            tokens,
+            source: TokenSource::Refresh,
             actor,
-        )
-        .await?
-        {
+            margin: self.margin,
+        };
+        match store_tokens(self.backends, new).await? {
             Some(expires_at) => Ok(RefreshOutcome::Refreshed { expires_at }),
             // Edited meanwhile: the edit wins; its own schedule fetches a token for the new details.
             None => Ok(RefreshOutcome::Skipped {
-                reason: "changed_meanwhile",
+                reason: SkipReason::ChangedMeanwhile,
             }),
         }
     }
@@ -216,17 +225,70 @@ impl Refresher<'_> {
         if let (Some((_, to)), Some(v)) = (transition, &verdict) {
             write = write.and_history(status_line(actor, now, to, &v.code, Trigger::Refresh));
         }
-        let Committed::Written(_) = commit(self.aws, write).await? else {
+        let Committed::Written(_) = commit(self.backends, write).await? else {
             return Ok(RefreshOutcome::Skipped {
-                reason: "changed_meanwhile",
+                reason: SkipReason::ChangedMeanwhile,
             });
         };
         tracing::info!(code = %observation.code, failures, "token refresh failed");
         if let (Some(transition), Some(v)) = (transition, &verdict) {
-            status_changed(self.aws, record, transition, v, Trigger::Refresh).await;
+            status_changed(self.backends, record, transition, v, Trigger::Refresh).await;
         }
         Ok(outcome)
     }
+}
+
+/// Where new tokens came from: what the history line, the status and its trigger say.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenSource {
+    /// The scheduled or on-demand refresh.
+    Refresh,
+    /// A person connected (or re-authenticated) through the provider.
+    Connect,
+}
+
+impl TokenSource {
+    fn action(self) -> HistoryAction {
+        match self {
+            TokenSource::Refresh => HistoryAction::Refreshed,
+            TokenSource::Connect => HistoryAction::Connected,
+        }
+    }
+
+    fn trigger(self) -> Trigger {
+        match self {
+            TokenSource::Refresh => Trigger::Refresh,
+            TokenSource::Connect => Trigger::Connect,
+        }
+    }
+
+    fn observation(self) -> Observation {
+        match self {
+            TokenSource::Refresh => Observation::new(
+                Verdict::Valid,
+                "refreshed",
+                "the provider issued a new access token",
+            ),
+            TokenSource::Connect => Observation::new(
+                Verdict::Valid,
+                "connected",
+                "connected through the OAuth provider",
+            ),
+        }
+    }
+}
+
+/// Tokens a provider issued for a credential, to store.
+pub struct NewTokens<'a> {
+    /// The credential as read before asking the provider.
+    pub record: &'a CredentialRecord,
+    /// Its secret fields, which the tokens join.
+    pub secrets: crate::catalog::SecretFields,
+    pub tokens: crate::oauth::Tokens,
+    pub source: TokenSource,
+    pub actor: &'a str,
+    /// The configured refresh margin (`None`: derived from the token's lifetime).
+    pub margin: Option<Duration>,
 }
 
 /// Stores tokens from a provider: access and (rotated) refresh token as one new secret version
@@ -234,24 +296,25 @@ impl Refresher<'_> {
 /// next refresh, and the status the observation leads to (through the one write path).
 /// `None` when the credential changed meanwhile (the tokens are then not named; see
 /// [`crate::vault::Vault::refresh_input`] for when a later refresh adopts them).
-#[allow(clippy::too_many_arguments)]
-pub async fn store_grant(
-    aws: &Backends,
-    record: &CredentialRecord,
-    mut secrets: crate::catalog::SecretFields,
-    grant: crate::oauth::Tokens,
-    configured_margin: Option<Duration>,
-    action: HistoryAction,
-    observation: &Observation,
-    trigger: Trigger,
-    actor: &str,
+pub async fn store_tokens(
+    backends: &Backends,
+    new: NewTokens<'_>,
 ) -> Result<Option<OffsetDateTime>, ApiError> {
+    let NewTokens {
+        record,
+        mut secrets,
+        tokens,
+        source,
+        actor,
+        margin: configured_margin,
+    } = new;
+    let (action, observation, trigger) = (source.action(), &source.observation(), source.trigger());
     let now = OffsetDateTime::now_utc();
-    secrets.0.insert("access_token".into(), grant.access_token);
-    if let Some(rotated) = grant.refresh_token {
+    secrets.0.insert("access_token".into(), tokens.access_token);
+    if let Some(rotated) = tokens.refresh_token {
         secrets.0.insert("refresh_token".into(), rotated);
     }
-    let lifetime = grant.expires_in.unwrap_or(DEFAULT_LIFETIME);
+    let lifetime = tokens.expires_in.unwrap_or(DEFAULT_LIFETIME);
     let expires_at = now + lifetime;
     let mut next = record.clone();
     next.secret_fields = secrets.names();
@@ -270,18 +333,19 @@ pub async fn store_grant(
     if let Some((_, to)) = transition {
         write = write.and_history(status_line(actor, now, to, &observation.code, trigger));
     }
-    let Committed::Written(_) = commit(aws, write).await? else {
+    let Committed::Written(_) = commit(backends, write).await? else {
         return Ok(None);
     };
     tracing::info!(credential_id = %record.id, expires_at = %expires_at, "tokens stored");
-    aws.events
+    backends
+        .events
         .publish(
             "CredentialRefreshed",
             json!({ "credential_id": record.id, "expires_at": crate::record::rfc3339(expires_at) }),
         )
         .await;
     if let Some(transition) = transition {
-        status_changed(aws, record, transition, observation, trigger).await;
+        status_changed(backends, record, transition, observation, trigger).await;
     }
     Ok(Some(expires_at))
 }

@@ -29,7 +29,7 @@ pub enum Recorded {
 /// as its history line. Conditioned on the version read, so a verdict about old details never
 /// lands on new ones, and bumping it, so no later write silently undoes it.
 pub async fn record(
-    aws: &Backends,
+    backends: &Backends,
     record: &CredentialRecord,
     observation: &Observation,
     trigger: Trigger,
@@ -49,13 +49,13 @@ pub async fn record(
     if let Some((_, to)) = transition {
         write = write.and_history(status_line(actor, now, to, &observation.code, trigger));
     }
-    let Committed::Written(_) = commit(aws, write).await? else {
+    let Committed::Written(_) = commit(backends, write).await? else {
         return Ok(Recorded::Stale);
     };
     let Some((from, to)) = transition else {
         return Ok(Recorded::Unchanged);
     };
-    status_changed(aws, record, (from, to), observation, trigger).await;
+    status_changed(backends, record, (from, to), observation, trigger).await;
     Ok(Recorded::Transition(from, to))
 }
 
@@ -77,14 +77,15 @@ pub fn status_line(
 
 /// Tells the owner (an EventBridge event) that the status changed; logged, never a secret.
 pub async fn status_changed(
-    aws: &Backends,
+    backends: &Backends,
     record: &CredentialRecord,
     (from, to): (Status, Status),
     observation: &Observation,
     trigger: Trigger,
 ) {
     tracing::info!(credential_id = %record.id, from = ?from, to = ?to, code = %observation.code, "status changed");
-    aws.events
+    backends
+        .events
         .publish(
             "CredentialStatusChanged",
             json!({

@@ -65,14 +65,14 @@ pub async fn create(
         format!("{:x}", Sha256::digest(canonical.to_string()))
     };
     if let Some(key) = &idempotency_key {
-        if let Some(previous) = svc.aws.store.idempotency(key).await? {
+        if let Some(previous) = svc.backends.store.idempotency(key).await? {
             return replay(svc, caller, previous, &fingerprint).await;
         }
     }
 
     // Tested before anything is stored, so the credential is born with its verdict.
     let report = if input.test {
-        admit_connection_test(&svc.aws.store, svc.config.test_rate, caller).await?;
+        admit_connection_test(&svc.backends.store, svc.config.test_rate, caller).await?;
         Some(
             svc.testers
                 .test(&Target {
@@ -152,7 +152,7 @@ pub async fn create(
             write = write.and_history(status_line(&actor, now, to, &o.code, Trigger::Create));
         }
     }
-    let record = match commit(&svc.aws, write).await? {
+    let record = match commit(&svc.backends, write).await? {
         Committed::Written(record) => *record,
         Committed::Conflict => {
             return Err(ApiError::internal(
@@ -164,7 +164,7 @@ pub async fn create(
                 ApiError::internal("an idempotency conflict without an idempotency key")
             })?;
             // A concurrent retry won the race: answer as it did.
-            let previous = svc.aws.store.idempotency(key).await?.ok_or_else(|| {
+            let previous = svc.backends.store.idempotency(key).await?.ok_or_else(|| {
                 ApiError::conflict(
                     "request_in_progress",
                     "another request with this Idempotency-Key is in progress; retry shortly",
@@ -174,7 +174,7 @@ pub async fn create(
         }
     };
     tracing::info!(credential_id = %id, connector = %record.connector, "credential created");
-    svc.aws
+    svc.backends
         .events
         .publish(
             "CredentialCreated",
@@ -186,7 +186,7 @@ pub async fn create(
         .await;
     if let (Some(transition), Some(report)) = (transition, &report) {
         status_changed(
-            &svc.aws,
+            &svc.backends,
             &record,
             transition,
             &report.observation,
@@ -233,7 +233,7 @@ async fn replay(
         ));
     }
     let record = svc
-        .aws
+        .backends
         .store
         .get(&previous.credential_id)
         .await?

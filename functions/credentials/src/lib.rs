@@ -16,7 +16,7 @@ use latchkey_shared::Backends;
 
 /// Everything a request needs, built once per cold start.
 pub struct Service {
-    aws: Backends,
+    backends: Backends,
     testers: latchkey_shared::testers::Testers,
     config: Config,
 }
@@ -24,7 +24,7 @@ pub struct Service {
 impl Service {
     pub fn new(aws: &aws_config::SdkConfig, config: Config) -> Self {
         Self {
-            aws: Backends::new(aws, &config),
+            backends: Backends::new(aws, &config),
             testers: latchkey_shared::testers::Testers::from_config(&config),
             config,
         }
@@ -84,15 +84,15 @@ async fn refresh_now(
     caller: &latchkey_shared::domain::Caller,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
-    use latchkey_shared::refresh::{RefreshOutcome, Refresher, When};
-    let (record, role) = latchkey_shared::access::load_for(
-        &svc.aws.store,
+    use latchkey_shared::refresh::{RefreshOutcome, Refresher, SkipReason, When};
+    let (record, role) = latchkey_shared::handler::load_for(
+        &svc.backends.store,
         req,
         caller,
         latchkey_shared::authz::Action::Refresh,
     )
     .await?;
-    latchkey_shared::access::refuse_deleted(&record)?;
+    latchkey_shared::handler::refuse_deleted(&record)?;
     if !record.is_token_based() {
         return Err(ApiError::unprocessable(
             "not_refreshable",
@@ -101,10 +101,10 @@ async fn refresh_now(
     }
     // A refresh on demand reaches a URL the caller may have chosen and says how it went:
     // as much an oracle as a connection test, so it counts as one.
-    latchkey_shared::http::admit_connection_test(&svc.aws.store, svc.config.test_rate, caller)
+    latchkey_shared::http::admit_connection_test(&svc.backends.store, svc.config.test_rate, caller)
         .await?;
     let refresher = Refresher {
-        aws: &svc.aws,
+        backends: &svc.backends,
         testers: &svc.testers,
         margin: svc.config.refresh_margin,
     };
@@ -113,7 +113,7 @@ async fn refresh_now(
         .await?;
     if outcome
         == (RefreshOutcome::Skipped {
-            reason: "lease_busy",
+            reason: SkipReason::LeaseBusy,
         })
     {
         return Err(ApiError::conflict(
@@ -122,7 +122,7 @@ async fn refresh_now(
         ));
     }
     let now = svc
-        .aws
+        .backends
         .store
         .get(&record.id)
         .await?

@@ -2,12 +2,12 @@
 //! transaction conditioned on the version read, so of two concurrent writers exactly one wins.
 
 use lambda_http::{Body, Request, Response};
-use latchkey_shared::access::{check_if_match, commit, load_for, refuse_deleted, touch};
 use latchkey_shared::authz::Action;
 use latchkey_shared::catalog::{catalog, SecretFields};
 use latchkey_shared::commit::Write;
 use latchkey_shared::domain::Caller;
 use latchkey_shared::error::ApiError;
+use latchkey_shared::handler::{check_if_match, commit, load_for, refuse_deleted, touch};
 use latchkey_shared::http::{credential_response, if_match_version, json_object, query_param};
 use latchkey_shared::record::{HistoryAction, HistoryEntry};
 use latchkey_shared::store::Expiry;
@@ -43,7 +43,7 @@ pub async fn patch(
     caller: &Caller,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
-    let (record, role) = load_for(&svc.aws.store, req, caller, Action::Edit).await?;
+    let (record, role) = load_for(&svc.backends.store, req, caller, Action::Edit).await?;
     refuse_deleted(&record)?;
     let if_match = if_match_version(req)?;
     check_if_match(if_match, &record)?;
@@ -94,7 +94,7 @@ pub async fn patch(
         let mut secrets = if kept.is_empty() {
             SecretFields::default()
         } else {
-            svc.aws
+            svc.backends
                 .vault
                 .read(&record.id, &record.secret_version)
                 .await?
@@ -133,9 +133,9 @@ pub async fn patch(
     if let Some(secrets) = new_secrets {
         write = write.with_secrets(secrets, Pending::Edit);
     }
-    let next = commit(&svc.aws, write, if_match).await?;
+    let next = commit(&svc.backends, write, if_match).await?;
     tracing::info!(credential_id = %record.id, version = next.version, "credential edited");
-    svc.aws
+    svc.backends
         .events
         .publish(
             "CredentialUpdated",
@@ -164,7 +164,7 @@ pub async fn delete(
     caller: &Caller,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
-    let (record, role) = load_for(&svc.aws.store, req, caller, Action::Delete).await?;
+    let (record, role) = load_for(&svc.backends.store, req, caller, Action::Delete).await?;
     refuse_deleted(&record)?;
     let force = match query_param(req, "force").as_deref() {
         None | Some("false") => false,
@@ -179,7 +179,7 @@ pub async fn delete(
     let if_match = if_match_version(req)?;
     check_if_match(if_match, &record)?;
     if !force {
-        let in_use = svc.aws.store.usage_count(&record.id).await?;
+        let in_use = svc.backends.store.usage_count(&record.id).await?;
         if in_use > 0 {
             return Err(ApiError::conflict(
                 "credential_in_use",
@@ -201,15 +201,20 @@ pub async fn delete(
     let history = HistoryEntry::new(HistoryAction::Deleted, &caller.as_actor(), now);
     // DynamoDB removes the metadata and grants after the window...
     let write = Write::update(&record, next, history).with_expiry(Expiry::Set(purge_at));
-    let next = commit(&svc.aws, write, if_match).await?;
+    let next = commit(&svc.backends, write, if_match).await?;
     // ...and Secrets Manager the secret a day later, so metadata never outlives its secret in a
     // usable state. If scheduling fails the secret simply stays; restore does not mind.
-    if let Err(e) = svc.aws.vault.schedule_delete(&record.id, window + 1).await {
+    if let Err(e) = svc
+        .backends
+        .vault
+        .schedule_delete(&record.id, window + 1)
+        .await
+    {
         tracing::error!(credential_id = %record.id, error = %e, "secret deletion not scheduled");
     }
     tracing::info!(credential_id = %record.id, force, "credential deleted");
     let view = next.view(role);
-    svc.aws
+    svc.backends
         .events
         .publish(
             "CredentialDeleted",
@@ -234,7 +239,7 @@ pub async fn restore(
     caller: &Caller,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
-    let (record, role) = load_for(&svc.aws.store, req, caller, Action::Restore).await?;
+    let (record, role) = load_for(&svc.backends.store, req, caller, Action::Restore).await?;
     let now = OffsetDateTime::now_utc();
     match record.purge_at {
         None => {
@@ -254,7 +259,7 @@ pub async fn restore(
     }
     // Secret first: if this fails nothing has changed; if the commit below fails, a restored
     // secret under deleted metadata is harmless and the retry completes it.
-    svc.aws.vault.restore(&record.id).await?;
+    svc.backends.vault.restore(&record.id).await?;
     let mut next = record.clone();
     next.deleted_at = None;
     next.deleted_by = None;
@@ -262,9 +267,9 @@ pub async fn restore(
     touch(&mut next, caller, now);
     let history = HistoryEntry::new(HistoryAction::Restored, &caller.as_actor(), now);
     let write = Write::update(&record, next, history).with_expiry(Expiry::Clear);
-    let next = commit(&svc.aws, write, None).await?;
+    let next = commit(&svc.backends, write, None).await?;
     tracing::info!(credential_id = %record.id, "credential restored");
-    svc.aws
+    svc.backends
         .events
         .publish(
             "CredentialRestored",

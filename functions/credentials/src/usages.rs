@@ -2,12 +2,12 @@
 //! attach it; a usage is detached by whoever attached it, or an admin.
 
 use lambda_http::{Body, Request, Response};
-use latchkey_shared::access::{load_for, refuse_deleted};
 use latchkey_shared::api::{NewUsageBody, UsageKind, UsagePage};
 use latchkey_shared::authz::{authorize, Action};
 use latchkey_shared::domain::CredentialId;
 use latchkey_shared::domain::{parse_external_id, Caller};
 use latchkey_shared::error::ApiError;
+use latchkey_shared::handler::{load_for, refuse_deleted};
 use latchkey_shared::http::{json_object, json_response, path_param};
 use latchkey_shared::record::{HistoryAction, HistoryEntry};
 use latchkey_shared::store::{Usage, UsageChange};
@@ -45,12 +45,12 @@ pub async fn list(
     caller: &Caller,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
-    let (record, _) = load_for(&svc.aws.store, req, caller, Action::ViewUsages).await?;
+    let (record, _) = load_for(&svc.backends.store, req, caller, Action::ViewUsages).await?;
     let limit = page_limit(req)?;
     let listing = format!("usages:{}", record.id);
     let after = page_position(req, caller, &listing)?;
     let (usages, next) = svc
-        .aws
+        .backends
         .store
         .usages(&record.id, limit as i32, after)
         .await?;
@@ -82,7 +82,7 @@ pub async fn attach(
     caller: &Caller,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
-    let (record, _) = load_for(&svc.aws.store, req, caller, Action::AttachUsage).await?;
+    let (record, _) = load_for(&svc.backends.store, req, caller, Action::AttachUsage).await?;
     refuse_deleted(&record)?;
     let body = json_object(req)?;
     let mut usage = Usage {
@@ -124,7 +124,7 @@ pub async fn attach(
         ));
     }
     if let Some(existing) = svc
-        .aws
+        .backends
         .store
         .usage(&record.id, &usage.kind, &usage.resource_id)
         .await?
@@ -138,7 +138,7 @@ pub async fn attach(
     )
     .with_usage(format!("{}:{}", usage.kind, usage.resource_id));
     if !svc
-        .aws
+        .backends
         .store
         .write_usage(&record.id, UsageChange::Add(&usage), &history)
         .await?
@@ -166,7 +166,7 @@ pub async fn detach(
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
     // Visibility first (404 for strangers), then whether this caller may detach this usage.
-    let (record, _) = load_for(&svc.aws.store, req, caller, Action::ViewUsages).await?;
+    let (record, _) = load_for(&svc.backends.store, req, caller, Action::ViewUsages).await?;
     refuse_deleted(&record)?;
     let kind = kind(&path_param(req, "kind").unwrap_or_default())?;
     let resource_id = parse_external_id(
@@ -174,7 +174,7 @@ pub async fn detach(
         &path_param(req, "rid").unwrap_or_default(),
     )?;
     let usage = svc
-        .aws
+        .backends
         .store
         .usage(&record.id, &kind, &resource_id)
         .await?
@@ -199,7 +199,7 @@ pub async fn detach(
         resource_id: &resource_id,
     };
     if !svc
-        .aws
+        .backends
         .store
         .write_usage(&record.id, change, &history)
         .await?

@@ -19,14 +19,14 @@ pub struct SweepReport {
 }
 
 pub struct Janitor {
-    aws: Backends,
+    backends: Backends,
     min_age: Duration,
 }
 
 impl Janitor {
     pub fn new(aws: &aws_config::SdkConfig, config: &Config) -> Self {
         Self {
-            aws: Backends::new(aws, config),
+            backends: Backends::new(aws, config),
             min_age: Duration::minutes(i64::from(config.orphan_min_age_minutes)),
         }
     }
@@ -34,7 +34,7 @@ impl Janitor {
     #[tracing::instrument(skip_all)]
     pub async fn sweep(&self) -> Result<SweepReport, ApiError> {
         let cutoff = OffsetDateTime::now_utc() - self.min_age;
-        let secrets = self.aws.vault.tagged_secrets().await?;
+        let secrets = self.backends.vault.tagged_secrets().await?;
         let mut report = SweepReport {
             examined: secrets.len(),
             ..SweepReport::default()
@@ -48,7 +48,7 @@ impl Janitor {
         // One batch read per 100 secrets, not one read each: the sweep stays well inside its
         // timeout at tens of thousands of credentials.
         let named: HashSet<CredentialId> = self
-            .aws
+            .backends
             .store
             .get_many(&candidates)
             .await?
@@ -56,7 +56,7 @@ impl Janitor {
             .map(|record| record.id)
             .collect();
         for id in candidates.iter().filter(|id| !named.contains(*id)) {
-            self.aws.vault.destroy_unreferenced(id).await?;
+            self.backends.vault.destroy_unreferenced(id).await?;
             tracing::info!(credential_id = %id, "orphan secret removed");
             report.removed += 1;
         }

@@ -7,16 +7,14 @@
 use lambda_http::http::header::{CACHE_CONTROL, LOCATION};
 use lambda_http::http::{HeaderValue, StatusCode};
 use lambda_http::{Body, Request, Response};
-use latchkey_shared::access::{load_for, refuse_deleted};
 use latchkey_shared::api::{AuthorizationRedirect, ConnectOutcome};
 use latchkey_shared::authz::{authorize, Action};
 use latchkey_shared::config::Config;
 use latchkey_shared::domain::{Caller, CredentialId};
 use latchkey_shared::error::ApiError;
+use latchkey_shared::handler::{load_for, refuse_deleted};
 use latchkey_shared::http::{self, json_response, query_param, respond};
-use latchkey_shared::record::HistoryAction;
-use latchkey_shared::refresh::store_grant;
-use latchkey_shared::status::{Observation, Trigger, Verdict};
+use latchkey_shared::refresh::{store_tokens, NewTokens, TokenSource};
 use latchkey_shared::store::OAuthPending;
 use latchkey_shared::testers::{Target, Testers};
 use latchkey_shared::Backends;
@@ -40,7 +38,7 @@ fn connects_to(record: &latchkey_shared::record::CredentialRecord) -> String {
 }
 
 pub struct Service {
-    aws: Backends,
+    backends: Backends,
     testers: Testers,
     redirect_uri: Option<String>,
     done_url: String,
@@ -62,7 +60,7 @@ fn redirect(location: &str, body: &impl serde::Serialize) -> Result<Response<Bod
 impl Service {
     pub fn new(aws: &aws_config::SdkConfig, config: &Config) -> Self {
         Self {
-            aws: Backends::new(aws, config),
+            backends: Backends::new(aws, config),
             testers: Testers::from_config(config),
             redirect_uri: config.oauth_redirect_uri.clone(),
             done_url: config.oauth_done_url.clone(),
@@ -131,7 +129,7 @@ async fn start_connect(
     caller: &Caller,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
-    let (record, _) = load_for(&svc.aws.store, req, caller, Action::Connect).await?;
+    let (record, _) = load_for(&svc.backends.store, req, caller, Action::Connect).await?;
     refuse_deleted(&record)?;
     if record.auth_type != "oauth2_authorization_code" {
         return Err(ApiError::unprocessable(
@@ -182,7 +180,7 @@ async fn start_connect(
         connects_to: connects_to(&record),
         expires_at: OffsetDateTime::now_utc() + time::Duration::minutes(10),
     };
-    svc.aws
+    svc.backends
         .store
         .put_oauth_state(state.secret(), &pending)
         .await?;
@@ -258,7 +256,7 @@ fn wants_json(req: &Request) -> bool {
 async fn callback(svc: &Service, req: &Request) -> Result<Response<Body>, ApiError> {
     let state = query_param(req, "state")
         .ok_or_else(|| ApiError::bad_request("invalid_state", "the callback has no state"))?;
-    let Some(pending) = svc.aws.store.take_oauth_state(&state).await? else {
+    let Some(pending) = svc.backends.store.take_oauth_state(&state).await? else {
         return Err(ApiError::bad_request(
             "invalid_state",
             "this authorization is unknown, used or older than ten minutes; start again",
@@ -276,7 +274,7 @@ async fn callback(svc: &Service, req: &Request) -> Result<Response<Body>, ApiErr
     }
     let code = query_param(req, "code")
         .ok_or_else(|| ApiError::bad_request("missing_code", "the provider sent no code"))?;
-    let Some(record) = svc.aws.store.get(&id).await? else {
+    let Some(record) = svc.backends.store.get(&id).await? else {
         return svc.done(Some(&id), ("error", "credential_gone"));
     };
     if record.is_deleted() {
@@ -300,39 +298,31 @@ async fn callback(svc: &Service, req: &Request) -> Result<Response<Body>, ApiErr
         return svc.done(Some(&id), ("error", "credential_changed"));
     }
     let secrets = svc
-        .aws
+        .backends
         .vault
         .read(&record.id, &record.secret_version)
         .await?;
     let target = Target::of(&record, &secrets);
-    let grant = match svc
+    let tokens = match svc
         .testers
         .exchange_code(&target, &code, &pending.pkce_verifier, svc.redirect_uri()?)
         .await
     {
-        Ok(g) => g,
+        Ok(t) => t,
         Err(observation) => {
             tracing::info!(credential_id = %id, code = %observation.code, "code exchange failed");
             return svc.done(Some(&id), ("error", &observation.code));
         }
     };
-    let observation = Observation::new(
-        Verdict::Valid,
-        "connected",
-        "connected through the OAuth provider",
-    );
-    let stored = store_grant(
-        &svc.aws,
-        &record,
+    let new = NewTokens {
+        record: &record,
         secrets,
-        grant,
-        svc.margin,
-        HistoryAction::Connected,
-        &observation,
-        Trigger::Connect,
-        &pending.actor,
-    )
-    .await?;
+        tokens,
+        source: TokenSource::Connect,
+        actor: &pending.actor,
+        margin: svc.margin,
+    };
+    let stored = store_tokens(&svc.backends, new).await?;
     match stored {
         Some(_) => svc.done(Some(&id), ("result", "connected")),
         None => svc.done(Some(&id), ("error", "credential_changed")),

@@ -27,7 +27,7 @@ pub struct SweepReport {
 }
 
 pub struct Sweeper {
-    aws: Backends,
+    backends: Backends,
     testers: Testers,
     margin: Option<Duration>,
     period: Duration,
@@ -45,7 +45,7 @@ impl Sweeper {
         concurrency: usize,
     ) -> Self {
         Self {
-            aws: Backends::new(aws, config),
+            backends: Backends::new(aws, config),
             testers: Testers::from_config(config),
             margin: config.refresh_margin,
             period: config.refresh_period,
@@ -58,12 +58,12 @@ impl Sweeper {
         // Whatever falls due before the next sweep is refreshed now, so nothing waits a period.
         let horizon = OffsetDateTime::now_utc() + self.period;
         let (due, items_read) = self
-            .aws
+            .backends
             .store
             .due_for_refresh(horizon.unix_timestamp())
             .await?;
         let refresher = Refresher {
-            aws: &self.aws,
+            backends: &self.backends,
             testers: &self.testers,
             margin: self.margin,
         };

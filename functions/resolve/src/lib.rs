@@ -7,13 +7,13 @@
 //! marks the credential invalid (`flow_auth_failed`). Answers are JSON; refusals carry
 //! `{"error": {"code", "message"}}` as on the HTTP API.
 
-use latchkey_shared::access::refuse_deleted;
 use latchkey_shared::authz::{authorize, Action};
 use latchkey_shared::config::Config;
 use latchkey_shared::domain::{parse_external_id, Caller, CredentialId};
 use latchkey_shared::error::ApiError;
+use latchkey_shared::handler::refuse_deleted;
 use latchkey_shared::record::{CredentialRecord, HistoryAction, HistoryEntry};
-use latchkey_shared::refresh::{RefreshOutcome, Refresher, When};
+use latchkey_shared::refresh::{RefreshOutcome, Refresher, SkipReason, When};
 use latchkey_shared::status::{Observation, Trigger, Verdict};
 use latchkey_shared::testers::Testers;
 use latchkey_shared::validity::{self, Recorded};
@@ -24,7 +24,7 @@ use serde_json::{json, Map, Value};
 use time::OffsetDateTime;
 
 pub struct Resolver {
-    aws: Backends,
+    backends: Backends,
     testers: Testers,
     margin: Option<std::time::Duration>,
 }
@@ -98,7 +98,7 @@ impl Usage {
 impl Resolver {
     pub fn new(aws: &aws_config::SdkConfig, config: &Config) -> Self {
         Self {
-            aws: Backends::new(aws, config),
+            backends: Backends::new(aws, config),
             testers: Testers::from_config(config),
             margin: config.refresh_margin,
         }
@@ -154,7 +154,7 @@ impl Resolver {
     ) -> Result<CredentialRecord, ApiError> {
         let id = CredentialId::parse(raw_id)?;
         let record = self
-            .aws
+            .backends
             .store
             .get(&id)
             .await?
@@ -177,7 +177,7 @@ impl Resolver {
             record = Box::pin(self.refresh_just_in_time(record)).await?;
         }
         let secrets = self
-            .aws
+            .backends
             .vault
             .read(&record.id, &record.secret_version)
             .await?;
@@ -189,7 +189,10 @@ impl Resolver {
         if let Some(u) = &usage {
             entry = entry.with_usage(u.clone());
         }
-        self.aws.store.append_history(&record.id, &entry).await?;
+        self.backends
+            .store
+            .append_history(&record.id, &entry)
+            .await?;
         tracing::info!(credential_id = %record.id, usage = usage.as_deref().unwrap_or("-"), "connection material handed out");
         let secret_values: Map<String, Value> = secrets
             .0
@@ -215,7 +218,7 @@ impl Resolver {
         record: CredentialRecord,
     ) -> Result<CredentialRecord, ApiError> {
         let refresher = Refresher {
-            aws: &self.aws,
+            backends: &self.backends,
             testers: &self.testers,
             margin: self.margin,
         };
@@ -229,14 +232,14 @@ impl Resolver {
                 .await?;
             if outcome
                 != (RefreshOutcome::Skipped {
-                    reason: "lease_busy",
+                    reason: SkipReason::LeaseBusy,
                 })
             {
                 break;
             }
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
-        Ok(self.aws.store.get(&record.id).await?.unwrap_or(record))
+        Ok(self.backends.store.get(&record.id).await?.unwrap_or(record))
     }
 
     async fn report_failure(
@@ -260,7 +263,7 @@ impl Resolver {
             },
         );
         let recorded = validity::record(
-            &self.aws,
+            &self.backends,
             &record,
             &observation,
             Trigger::Flow,

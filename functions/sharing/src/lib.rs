@@ -4,12 +4,12 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
-use latchkey_shared::access::{commit, load_for, refuse_deleted, touch};
 use latchkey_shared::api::{Accessor, Accessors, CredentialView, GrantBody, OwnerTransferBody};
 use latchkey_shared::authz::{authorize, effective_role, Action};
 use latchkey_shared::commit::Write;
 use latchkey_shared::domain::{Caller, CredentialId, Principal, PrincipalKind, Role};
 use latchkey_shared::error::ApiError;
+use latchkey_shared::handler::{commit, load_for, refuse_deleted, touch};
 use latchkey_shared::http::{
     self, credential_response, json_object, json_response, path_param, respond,
 };
@@ -24,13 +24,13 @@ use time::OffsetDateTime;
 const MAX_GRANTS: usize = 50;
 
 pub struct Service {
-    aws: Backends,
+    backends: Backends,
 }
 
 impl Service {
     pub fn new(aws: &aws_config::SdkConfig, config: &latchkey_shared::config::Config) -> Self {
         Self {
-            aws: Backends::new(aws, config),
+            backends: Backends::new(aws, config),
         }
     }
 
@@ -63,7 +63,7 @@ async fn accessors(
     caller: &Caller,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
-    let (record, _) = load_for(&svc.aws.store, req, caller, Action::ViewAccessors).await?;
+    let (record, _) = load_for(&svc.backends.store, req, caller, Action::ViewAccessors).await?;
     Ok(json_response(200, &accessors_view(&record)))
 }
 
@@ -84,7 +84,7 @@ async fn accessors(
 async fn grant(svc: &Service, caller: &Caller, req: &Request) -> Result<Response<Body>, ApiError> {
     let principal = path_principal(req)?;
     let role = requested_role(req)?;
-    let record = latchkey_shared::access::load(&svc.aws.store, req).await?;
+    let record = latchkey_shared::handler::load(&svc.backends.store, req).await?;
     let key = principal.to_string();
     let previous = record.acl.get(&key).copied();
     // Changing an admin grant is as much a matter for the owner as creating one.
@@ -133,9 +133,9 @@ async fn grant(svc: &Service, caller: &Caller, req: &Request) -> Result<Response
         grants: Grants::Only(vec![key.clone()]),
         ..Write::update(&record, next, history)
     };
-    commit(&svc.aws, change, None).await?;
+    commit(&svc.backends, change, None).await?;
     tracing::info!(credential_id = %record.id, principal = %key, role = role.as_str(), "grant set");
-    svc.aws
+    svc.backends
         .events
         .publish(
             "CredentialShared",
@@ -162,7 +162,7 @@ async fn grant(svc: &Service, caller: &Caller, req: &Request) -> Result<Response
 )]
 async fn revoke(svc: &Service, caller: &Caller, req: &Request) -> Result<Response<Body>, ApiError> {
     let principal = path_principal(req)?;
-    let record = latchkey_shared::access::load(&svc.aws.store, req).await?;
+    let record = latchkey_shared::handler::load(&svc.backends.store, req).await?;
     let key = principal.to_string();
     // Strangers learn nothing, not even whether such a grant exists.
     effective_role(&record.acl, &record.org_id, caller).ok_or_else(ApiError::not_found)?;
@@ -198,9 +198,9 @@ async fn revoke(svc: &Service, caller: &Caller, req: &Request) -> Result<Respons
         revoked: vec![key.clone()],
         ..Write::update(&record, next, history)
     };
-    commit(&svc.aws, change, None).await?;
+    commit(&svc.backends, change, None).await?;
     tracing::info!(credential_id = %record.id, principal = %key, "grant revoked");
-    svc.aws
+    svc.backends
         .events
         .publish(
             "CredentialAccessRevoked",
@@ -231,7 +231,7 @@ async fn transfer(
     caller: &Caller,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
-    let (record, _) = load_for(&svc.aws.store, req, caller, Action::TransferOwnership).await?;
+    let (record, _) = load_for(&svc.backends.store, req, caller, Action::TransferOwnership).await?;
     refuse_deleted(&record)?;
     let body = json_object(req)?;
     if body.keys().any(|k| k != "user") {
@@ -264,9 +264,9 @@ async fn transfer(
         grants: Grants::Only(vec![record.owner.clone(), new_owner.clone()]),
         ..Write::update(&record, next, history)
     };
-    let next = commit(&svc.aws, change, None).await?;
+    let next = commit(&svc.backends, change, None).await?;
     tracing::info!(credential_id = %record.id, "ownership transferred");
-    svc.aws
+    svc.backends
         .events
         .publish(
             "CredentialOwnerChanged",

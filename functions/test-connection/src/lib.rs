@@ -3,7 +3,6 @@
 //! user is filling in) and stores nothing.
 
 use lambda_http::{Body, Request, Response};
-use latchkey_shared::access::{load_for, refuse_deleted};
 use latchkey_shared::api::SavedTestReport;
 use latchkey_shared::authz::Action;
 use latchkey_shared::catalog::catalog;
@@ -11,6 +10,7 @@ use latchkey_shared::config::Config;
 use latchkey_shared::domain::Caller;
 use latchkey_shared::domain::CredentialId;
 use latchkey_shared::error::ApiError;
+use latchkey_shared::handler::{load_for, refuse_deleted};
 use latchkey_shared::http::{self, admit_connection_test, json_object, json_response, respond};
 use latchkey_shared::openapi::UnsavedTestBody;
 use latchkey_shared::record::HistoryAction;
@@ -22,7 +22,7 @@ use latchkey_shared::Backends;
 use serde_json::{Map, Value};
 
 pub struct Service {
-    aws: Backends,
+    backends: Backends,
     testers: Testers,
     allowance: TestAllowance,
 }
@@ -30,7 +30,7 @@ pub struct Service {
 impl Service {
     pub fn new(aws: &aws_config::SdkConfig, config: &Config) -> Self {
         Self {
-            aws: Backends::new(aws, config),
+            backends: Backends::new(aws, config),
             testers: Testers::from_config(config),
             allowance: config.test_rate,
         }
@@ -67,17 +67,17 @@ async fn test_saved(
     caller: &Caller,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
-    let (record, _) = load_for(&svc.aws.store, req, caller, Action::Test).await?;
+    let (record, _) = load_for(&svc.backends.store, req, caller, Action::Test).await?;
     refuse_deleted(&record)?;
-    admit_connection_test(&svc.aws.store, svc.allowance, caller).await?;
+    admit_connection_test(&svc.backends.store, svc.allowance, caller).await?;
     let secrets = svc
-        .aws
+        .backends
         .vault
         .read(&record.id, &record.secret_version)
         .await?;
     let report = svc.testers.test(&Target::of(&record, &secrets)).await;
     let recorded = validity::record(
-        &svc.aws,
+        &svc.backends,
         &record,
         &report.observation,
         Trigger::Test,
@@ -147,7 +147,7 @@ async fn test_unsaved(
         }
     };
     let valid = connector.validate_new(auth, &fields)?;
-    admit_connection_test(&svc.aws.store, svc.allowance, caller).await?;
+    admit_connection_test(&svc.backends.store, svc.allowance, caller).await?;
     let report = svc
         .testers
         .test(&Target {

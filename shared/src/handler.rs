@@ -1,5 +1,6 @@
-//! What every function does around a change to one credential: find it from the path, check
-//! the caller may act, refuse a deleted one, commit conditioned on the version read.
+//! Handler glue: the steps every HTTP handler takes around one credential: find it from the
+//! path, check the caller may act (the rules themselves are [`crate::authz`]'s), refuse a
+//! deleted one, commit conditioned on the version read.
 
 use lambda_http::Request;
 use time::OffsetDateTime;
@@ -78,11 +79,11 @@ pub fn touch(record: &mut CredentialRecord, caller: &Caller, now: OffsetDateTime
 /// Commits a change through the one write path and maps a lost race to 412 (the caller named a
 /// version) or 409. Returns the credential as written.
 pub async fn commit(
-    aws: &Backends,
+    backends: &Backends,
     write: Write<'_>,
     if_match: Option<u64>,
 ) -> Result<CredentialRecord, ApiError> {
-    match crate::commit::commit(aws, write).await? {
+    match crate::commit::commit(backends, write).await? {
         Committed::Written(record) => Ok(*record),
         Committed::Conflict if if_match.is_some() => Err(stale(None)),
         _ => Err(ApiError::conflict(
