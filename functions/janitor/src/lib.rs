@@ -2,6 +2,7 @@
 //! fails in between, the secret is left with no metadata naming it. This removes such secrets
 //! once they are old enough that no create can still be in flight for them.
 
+use lambda_runtime::LambdaEvent;
 use latchkey_shared::config::Config;
 use latchkey_shared::domain::CredentialId;
 use latchkey_shared::error::ApiError;
@@ -29,6 +30,16 @@ impl Janitor {
             backends: Backends::new(aws, config),
             min_age: Duration::minutes(i64::from(config.orphan_min_age_minutes)),
         }
+    }
+
+    /// The Lambda handler: the schedule's event says only when it fired; every sweep is the same.
+    pub async fn on_schedule(
+        &self,
+        event: LambdaEvent<serde_json::Value>,
+    ) -> Result<serde_json::Value, lambda_runtime::Error> {
+        let fired = event.payload["time"].as_str().unwrap_or("unknown");
+        tracing::info!(fired, "scheduled sweep");
+        Ok(serde_json::to_value(self.sweep().await?)?)
     }
 
     #[tracing::instrument(skip_all)]

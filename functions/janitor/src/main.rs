@@ -1,6 +1,6 @@
 //! Lambda entry point: wiring only. Runs on the schedule the template declares.
 
-use lambda_runtime::{run, service_fn, Error, LambdaEvent};
+use lambda_runtime::{run, service_fn, Error};
 use latchkey_janitor::Janitor;
 use latchkey_shared::config::Config;
 
@@ -10,11 +10,5 @@ async fn main() -> Result<(), Error> {
     let config = Config::from_env()?;
     let janitor = Janitor::new(&latchkey_shared::aws_config().await, &config);
     let janitor = &janitor;
-    run(service_fn(
-        move |_: LambdaEvent<serde_json::Value>| async move {
-            let report = janitor.sweep().await?;
-            Ok::<_, Error>(serde_json::to_value(report)?)
-        },
-    ))
-    .await
+    run(service_fn(move |event| janitor.on_schedule(event))).await
 }

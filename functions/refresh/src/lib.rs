@@ -2,6 +2,7 @@
 //! concurrency. It reads only the sparse due index, never the table.
 
 use futures::stream::{self, StreamExt};
+use lambda_runtime::LambdaEvent;
 use latchkey_shared::config::Config;
 use latchkey_shared::error::ApiError;
 use latchkey_shared::refresh::{RefreshOutcome, Refresher, When};
@@ -51,6 +52,16 @@ impl Sweeper {
             period: config.refresh_period,
             concurrency: concurrency.max(1),
         }
+    }
+
+    /// The Lambda handler: the schedule's event says only when it fired; every sweep is the same.
+    pub async fn on_schedule(
+        &self,
+        event: LambdaEvent<serde_json::Value>,
+    ) -> Result<serde_json::Value, lambda_runtime::Error> {
+        let fired = event.payload["time"].as_str().unwrap_or("unknown");
+        tracing::info!(fired, "scheduled sweep");
+        Ok(serde_json::to_value(self.sweep().await?)?)
     }
 
     #[tracing::instrument(skip_all)]

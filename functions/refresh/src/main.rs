@@ -2,7 +2,7 @@
 // The handler's futures nest deep (SDK, HTTP client, OAuth); a clean build needs the room.
 #![recursion_limit = "256"]
 
-use lambda_runtime::{run, service_fn, Error, LambdaEvent};
+use lambda_runtime::{run, service_fn, Error};
 use latchkey_refresh::Sweeper;
 use latchkey_shared::config::Config;
 
@@ -12,11 +12,5 @@ async fn main() -> Result<(), Error> {
     let config = Config::from_env()?;
     let sweeper = Sweeper::new(&latchkey_shared::aws_config().await, &config);
     let sweeper = &sweeper;
-    run(service_fn(
-        move |_: LambdaEvent<serde_json::Value>| async move {
-            let report = sweeper.sweep().await?;
-            Ok::<_, Error>(serde_json::to_value(report)?)
-        },
-    ))
-    .await
+    run(service_fn(move |event| sweeper.on_schedule(event))).await
 }
