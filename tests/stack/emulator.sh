@@ -28,7 +28,9 @@ start)
     echo "docker:latchkey-localstack-$port" > "$pidfile"
   else
     tests/stack/venv.sh
-    # One request at a time: see moto_serial.py for why.
+    # One request at a time, transactions rolled back by item: see moto_serial.py for why. Its
+    # patches of moto's internals are checked first (the moto version, and the rollback).
+    .venv/bin/python tests/stack/moto_serial.py --self-test
     nohup .venv/bin/python tests/stack/moto_serial.py 127.0.0.1 "$port" > "$state/emulator-$port.log" 2>&1 &
     echo $! > "$pidfile"
   fi

@@ -15,14 +15,30 @@ its service modules (a directory scan, ~18 % of the emulator's time in the refre
 a secret by name (a scan of every secret before the dictionary lookup) and a handler class's
 method names (an `inspect.getmembers` per request).
 
+It patches moto's internals, so it names the moto version it was written against and refuses
+another one, and it can check itself: `--self-test` proves, in process, that a cancelled
+transaction puts back exactly the items it named and nothing else (emulator.sh runs it before
+every start).
+
 Usage: python moto_serial.py HOST PORT
+       python moto_serial.py --self-test
 """
 
 import copy
 import functools
+import importlib.metadata
 import os
 import signal
 import sys
+
+# The moto release whose internals the patches below were read against (tests/stack/requirements.txt).
+WRITTEN_AGAINST = "5.2.5"
+installed = importlib.metadata.version("moto")
+if installed != WRITTEN_AGAINST:
+    sys.exit(
+        f"moto_serial.py patches moto {WRITTEN_AGAINST}'s internals, but moto {installed} is installed: "
+        "re-read _item_rollback, _TablesByReference and the lookups against it, then update WRITTEN_AGAINST"
+    )
 
 from moto import backends
 from moto.core import responses
@@ -100,10 +116,7 @@ def _by_name_first(lookup, found):
     return wrapped
 
 
-def main() -> None:
-    host, port = sys.argv[1], int(sys.argv[2])
-    os.environ.setdefault("MOTO_PORT", str(port))
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+def patch() -> None:
     models.copy = _TablesByReference()
     modules = frozenset(backends.list_of_moto_modules())  # the installed package: fixed
     backends.list_of_moto_modules = functools.partial(iter, modules)
@@ -115,8 +128,83 @@ def main() -> None:
     ):
         setattr(SecretsStore, lookup, _by_name_first(getattr(SecretsStore, lookup), found))
     DynamoDBBackend.transact_write_items = _item_rollback(DynamoDBBackend.transact_write_items)
+
+
+def self_test() -> None:
+    """A cancelled transaction puts back exactly what it named: its puts undone, a new item
+    gone, and an item it did not name, written meanwhile (as a concurrent writer would with the
+    threaded server, right after moto took its snapshot), left as that writer wrote it. With
+    moto's own whole-table snapshot this fails: the concurrent write is undone."""
+    import boto3
+    from moto import mock_aws
+
+    patch()
+    snapshot = models.copy
+
+    class ConcurrentWriteAfterSnapshot:
+        def __getattr__(self, name):
+            return getattr(snapshot, name)
+
+        @staticmethod
+        def deepcopy(value, memo=None):
+            copied = snapshot.deepcopy(value, memo)
+            if isinstance(value, Table) and value.name == "t":
+                value.put_item({"pk": {"S": "c"}, "v": {"S": "concurrent"}})
+            return copied
+
+    models.copy = ConcurrentWriteAfterSnapshot()
+    with mock_aws():
+        ddb = boto3.client("dynamodb", region_name="us-east-1")
+        # Two tables, so that moto snapshots `t` once (it snapshots a table per item naming it).
+        for table in ("t", "u"):
+            ddb.create_table(
+                TableName=table,
+                KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                BillingMode="PAY_PER_REQUEST",
+            )
+        for table, pk in (("t", "a"), ("t", "c"), ("u", "b")):
+            ddb.put_item(TableName=table, Item={"pk": {"S": pk}, "v": {"S": "before"}})
+        try:
+            ddb.transact_write_items(
+                TransactItems=[
+                    {"Put": {"TableName": "t", "Item": {"pk": {"S": "a"}, "v": {"S": "after"}}}},
+                    {"Put": {"TableName": "u", "Item": {"pk": {"S": "new"}, "v": {"S": "after"}}}},
+                    {
+                        "ConditionCheck": {
+                            "TableName": "u",
+                            "Key": {"pk": {"S": "b"}},
+                            "ConditionExpression": "v = :never",
+                            "ExpressionAttributeValues": {":never": {"S": "never"}},
+                        }
+                    },
+                ]
+            )
+            sys.exit("moto_serial self-test: the transaction should have been cancelled")
+        except ddb.exceptions.TransactionCanceledException:
+            pass
+        state = {
+            f"{table}/{i['pk']['S']}": i["v"]["S"]
+            for table in ("t", "u")
+            for i in ddb.scan(TableName=table)["Items"]
+        }
+    expected = {"t/a": "before", "t/c": "concurrent", "u/b": "before"}
+    if state != expected:
+        sys.exit(f"moto_serial self-test: after a cancelled transaction the tables hold {state}, not {expected}")
+    print("moto_serial self-test: a cancelled transaction put back exactly the items it named")
+
+
+def main() -> None:
+    if sys.argv[1:] == ["--self-test"]:
+        self_test()
+        return
+    host, port = sys.argv[1], int(sys.argv[2])
+    os.environ.setdefault("MOTO_PORT", str(port))
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    patch()
     app = DomainDispatcherApplication(create_backend_app)
     run_simple(host, port, app, threaded=False, request_handler=MotoRequestHandler)
+
 
 
 if __name__ == "__main__":
