@@ -129,19 +129,23 @@ pub fn reset_by_edit(state: &mut StatusState, now: OffsetDateTime) {
 
 // Observations as the testers and token flows make them.
 
+#[cfg(feature = "testers")]
 pub(crate) fn rejected(code: &str, message: impl Into<String>) -> Observation {
     Observation::new(Verdict::Invalid, code, message)
 }
 
+#[cfg(feature = "testers")]
 pub(crate) fn accepted(message: impl Into<String>) -> Observation {
     Observation::new(Verdict::Valid, "ok", message)
 }
 
+#[cfg(feature = "testers")]
 pub(crate) fn unreachable(code: &str, message: impl Into<String>) -> Observation {
     Observation::new(Verdict::Inconclusive, code, message)
 }
 
 /// A missing field the catalog requires for testing (validation rules already ran).
+#[cfg(feature = "testers")]
 pub(crate) fn missing(name: &str) -> Observation {
     Observation::new(
         Verdict::Invalid,

@@ -11,123 +11,14 @@ use crate::api::{CredentialView, ErrorBody, ErrorDetail};
 use crate::domain::{parse_identifier, Caller};
 use crate::error::ApiError;
 
+mod body;
+mod caller;
+
+pub use body::json_object;
+pub use caller::{caller, caller_from_claims, parse_teams, route_key};
+
 /// Request bodies larger than this are refused with 413 before parsing.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
-
-fn context(req: &Request) -> Option<&ApiGatewayV2httpRequestContext> {
-    match req.request_context_ref()? {
-        RequestContext::ApiGatewayV2(ctx) => Some(ctx),
-        #[allow(unreachable_patterns)]
-        _ => None,
-    }
-}
-
-/// `GET /credentials/{id}` etc.: API Gateway names the matched route, so handlers dispatch on it
-/// instead of matching paths a second time.
-pub fn route_key(req: &Request) -> &str {
-    context(req)
-        .and_then(|c| c.route_key.as_deref())
-        .unwrap_or("")
-}
-
-/// The caller, from the JWT API Gateway's authorizer verified.
-///
-/// API Gateway hands the function the verified claims as strings, flattening arrays to `[a b]`,
-/// which loses types: `teams: ["Platform Engineering"]` reads as two teams, `sub: 5` as "5" and
-/// `org_id: null` as "null". So the claims' types come from the token itself (the same
-/// `Authorization` header the authorizer checked; its signature is not checked twice), and
-/// every claim must also equal what the authorizer passed: a token that disagrees with its own
-/// verification is refused. Each id must be an identifier, untrimmed and uncoerced.
-pub fn caller(req: &Request) -> Result<Caller, ApiError> {
-    let verified = context(req)
-        .and_then(|c| c.authorizer.as_ref())
-        .and_then(|a| a.jwt.as_ref())
-        .map(|j| &j.claims)
-        .ok_or_else(|| ApiError::unauthenticated("a bearer token is required"))?;
-    let token = header(req, "authorization")
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-                .map(str::to_owned)
-        })
-        .ok_or_else(|| ApiError::unauthenticated("a bearer token is required"))?;
-    caller_from_claims(&token_claims(&token)?, verified)
-}
-
-/// The payload of a compact JWS, as JSON. The signature is API Gateway's to check.
-fn token_claims(token: &str) -> Result<Map<String, Value>, ApiError> {
-    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    use base64::Engine;
-    let unreadable = || ApiError::unauthenticated("the bearer token is not a readable JWT");
-    let payload = token.split('.').nth(1).ok_or_else(unreadable)?;
-    let bytes = URL_SAFE_NO_PAD
-        .decode(payload.trim_end_matches('='))
-        .map_err(|_| unreadable())?;
-    match serde_json::from_slice::<Value>(&bytes) {
-        Ok(Value::Object(claims)) => Ok(claims),
-        _ => Err(unreadable()),
-    }
-}
-
-/// Checks the token's typed claims against the authorizer's flattened ones; see [`caller`].
-pub fn caller_from_claims(
-    claims: &Map<String, Value>,
-    verified: &std::collections::HashMap<String, String>,
-) -> Result<Caller, ApiError> {
-    let wrong = |name: &str, why: &str| {
-        ApiError::unauthenticated(format!("the token's `{name}` claim {why}"))
-    };
-    let id = |name: &str, value: &Value| -> Result<String, ApiError> {
-        let raw = value
-            .as_str()
-            .ok_or_else(|| wrong(name, "must be a string"))?;
-        parse_identifier(raw).map_err(|rule| wrong(name, &format!("must be {rule}")))
-    };
-    let single = |name: &str| -> Result<String, ApiError> {
-        let value = claims.get(name).ok_or_else(|| wrong(name, "is missing"))?;
-        let parsed = id(name, value)?;
-        if verified.get(name) != Some(&parsed) {
-            return Err(wrong(name, "differs from what the authorizer verified"));
-        }
-        Ok(parsed)
-    };
-    let user_id = single("sub")?;
-    let org_id = single("org_id")?;
-    let teams: Vec<String> = match claims.get("teams") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|t| id("teams", t))
-            .collect::<Result<_, _>>()?,
-        Some(_) => return Err(wrong("teams", "must be a list of strings")),
-    };
-    let verified_teams = verified
-        .get("teams")
-        .map(|t| parse_teams(t))
-        .unwrap_or_default();
-    if verified_teams != teams {
-        return Err(wrong("teams", "differs from what the authorizer verified"));
-    }
-    Ok(Caller {
-        user_id,
-        org_id,
-        teams,
-    })
-}
-
-/// API Gateway flattens a JSON array claim into `[a b c]`; accept a JSON array too.
-pub fn parse_teams(raw: &str) -> Vec<String> {
-    if let Ok(list) = serde_json::from_str::<Vec<String>>(raw) {
-        return list;
-    }
-    raw.trim()
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .split(|c: char| c.is_whitespace() || c == ',')
-        .filter(|t| !t.is_empty())
-        .map(str::to_owned)
-        .collect()
-}
 
 pub fn path_param(req: &Request, name: &str) -> Option<String> {
     req.path_parameters_ref()
@@ -146,104 +37,6 @@ pub fn header(req: &Request, name: &str) -> Option<String> {
         .get(name)
         .and_then(|v| v.to_str().ok())
         .map(|v| v.trim().to_owned())
-}
-
-/// The body as a JSON object, refusing oversized, malformed and non-object bodies.
-pub fn json_object(req: &Request) -> Result<Map<String, Value>, ApiError> {
-    let bytes: &[u8] = req.body().as_ref();
-    if bytes.len() > MAX_BODY_BYTES {
-        return Err(ApiError::client(
-            413,
-            "payload_too_large",
-            format!(
-                "request bodies are limited to {} KiB",
-                MAX_BODY_BYTES / 1024
-            ),
-        ));
-    }
-    // serde_json's syntax errors give a position, never the text, so they are safe to pass on.
-    match serde_json::from_slice::<UniqueKeys>(bytes).map(|u| u.0) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(ApiError::bad_request(
-            "invalid_body",
-            "the body must be a JSON object",
-        )),
-        Err(e) => Err(ApiError::bad_request(
-            "invalid_json",
-            format!(
-                "the body is not valid JSON{} (line {}, column {})",
-                if e.is_data() {
-                    ": an object repeats a key"
-                } else {
-                    ""
-                },
-                e.line(),
-                e.column()
-            ),
-        )),
-    }
-}
-
-/// A JSON value whose objects never repeat a key. serde_json keeps the last of repeated keys,
-/// and another parser (a proxy, an audit log) may keep the first: one body, two meanings.
-struct UniqueKeys(Value);
-
-impl<'de> serde::Deserialize<'de> for UniqueKeys {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(UniqueKeysVisitor).map(UniqueKeys)
-    }
-}
-
-struct UniqueKeysVisitor;
-
-impl<'de> serde::de::Visitor<'de> for UniqueKeysVisitor {
-    type Value = Value;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("a JSON value")
-    }
-    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
-        Ok(Value::Bool(v))
-    }
-    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
-        Ok(Value::from(v))
-    }
-    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
-        Ok(Value::from(v))
-    }
-    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
-        Ok(Value::from(v))
-    }
-    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
-        Ok(Value::String(v.to_owned()))
-    }
-    fn visit_string<E>(self, v: String) -> Result<Value, E> {
-        Ok(Value::String(v))
-    }
-    fn visit_unit<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-    fn visit_none<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let mut items = Vec::new();
-        while let Some(UniqueKeys(v)) = seq.next_element()? {
-            items.push(v);
-        }
-        Ok(Value::Array(items))
-    }
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut out = Map::new();
-        while let Some(key) = map.next_key::<String>()? {
-            let UniqueKeys(value) = map.next_value()?;
-            if out.insert(key, value).is_some() {
-                // The key itself is not echoed: it could be a pasted secret.
-                return Err(serde::de::Error::custom("an object repeats a key"));
-            }
-        }
-        Ok(Value::Object(out))
-    }
 }
 
 /// A JSON answer. The body is one of the API's wire types ([`crate::api`]), which the OpenAPI
@@ -351,6 +144,7 @@ pub fn parse_if_match(raw: &str) -> Result<u64, ApiError> {
 
 #[cfg(test)]
 mod tests {
+    use super::body::UniqueKeys;
     use super::*;
     use serde_json::json;
 
@@ -485,6 +279,7 @@ mod tests {
 
     mod properties {
         use super::super::*;
+        use super::UniqueKeys;
         use proptest::prelude::*;
 
         proptest! {
