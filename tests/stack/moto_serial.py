@@ -154,7 +154,13 @@ def self_test() -> None:
 
     models.copy = ConcurrentWriteAfterSnapshot()
     with mock_aws():
-        ddb = boto3.client("dynamodb", region_name="us-east-1")
+        # moto intercepts AWS's own endpoint; AWS_ENDPOINT_URL (set by make) would send the
+        # client to the emulator this is about to start instead.
+        ddb = boto3.client(
+            "dynamodb",
+            region_name="us-east-1",
+            endpoint_url="https://dynamodb.us-east-1.amazonaws.com",
+        )
         # Two tables, so that moto snapshots `t` once (it snapshots a table per item naming it).
         for table in ("t", "u"):
             ddb.create_table(
