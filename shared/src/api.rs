@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 use utoipa::ToSchema;
 
 use crate::domain::{CredentialId, Role, Status};
-use crate::record::HistoryEntry;
+use crate::record::{CredentialRecord, HistoryEntry};
 use crate::status::Trigger;
 
 /// A credential as the API shows it: non-secret fields, and only the names of the secret ones.
@@ -241,4 +241,43 @@ pub struct GrantBody {
 pub struct OwnerTransferBody {
     #[schema(pattern = "^[A-Za-z0-9._@|+=-]{1,128}$")]
     user: String,
+}
+
+// The wire form of a stored credential lives with the wire types: the stored record knows
+// nothing of how the API shows it.
+impl CredentialRecord {
+    /// The read-side representation (brief section 3): non-secret fields and secret names only.
+    pub fn view(&self, access_role: Role) -> CredentialView {
+        CredentialView {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            description: self.description.clone(),
+            connector: self.connector.clone(),
+            auth_type: self.auth_type.clone(),
+            fields: self.fields.clone(),
+            secret_fields: self.secret_fields.iter().cloned().collect(),
+            owner: self.owner.clone(),
+            org_id: self.org_id.clone(),
+            access_role,
+            status: self.status,
+            status_code: self.status_code.clone(),
+            status_reason: self.status_reason.clone(),
+            status_trigger: self.status_trigger,
+            verified_at: self.verified_at,
+            status_changed_at: self.status_changed_at,
+            version: self.version,
+            tags: self.tags.clone(),
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            token: self.is_token_based().then(|| TokenView {
+                expires_at: self.token.token_expires_at,
+                auto_refresh: self.auto_refresh(),
+                next_refresh_at: self.token.next_refresh_at(),
+                last_refresh_at: self.token.last_refresh_at,
+                refresh_failures: self.token.refresh_failures,
+            }),
+            deleted_at: self.deleted_at,
+            purge_at: self.deleted_at.and(self.purge_at),
+        }
+    }
 }

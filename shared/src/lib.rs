@@ -11,6 +11,8 @@ pub mod events;
 pub mod guard;
 pub mod handler;
 pub mod http;
+#[cfg(test)]
+mod module_graph;
 #[cfg(feature = "testers")]
 pub mod oauth;
 pub mod openapi;

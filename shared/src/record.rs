@@ -3,7 +3,6 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::api::{CredentialView, TokenView};
 use std::collections::BTreeSet;
 use time::OffsetDateTime;
 
@@ -194,41 +193,6 @@ impl CredentialRecord {
                 .get("auto_refresh")
                 .and_then(Value::as_bool)
                 .unwrap_or(true)
-    }
-
-    /// The read-side representation (brief section 3): non-secret fields and secret names only.
-    pub fn view(&self, access_role: Role) -> CredentialView {
-        CredentialView {
-            id: self.id.clone(),
-            name: self.name.clone(),
-            description: self.description.clone(),
-            connector: self.connector.clone(),
-            auth_type: self.auth_type.clone(),
-            fields: self.fields.clone(),
-            secret_fields: self.secret_fields.iter().cloned().collect(),
-            owner: self.owner.clone(),
-            org_id: self.org_id.clone(),
-            access_role,
-            status: self.status,
-            status_code: self.status_code.clone(),
-            status_reason: self.status_reason.clone(),
-            status_trigger: self.status_trigger,
-            verified_at: self.verified_at,
-            status_changed_at: self.status_changed_at,
-            version: self.version,
-            tags: self.tags.clone(),
-            created_at: self.created_at,
-            updated_at: self.updated_at,
-            token: self.is_token_based().then(|| TokenView {
-                expires_at: self.token.token_expires_at,
-                auto_refresh: self.auto_refresh(),
-                next_refresh_at: self.token.next_refresh_at(),
-                last_refresh_at: self.token.last_refresh_at,
-                refresh_failures: self.token.refresh_failures,
-            }),
-            deleted_at: self.deleted_at,
-            purge_at: self.deleted_at.and(self.purge_at),
-        }
     }
 }
 
