@@ -21,6 +21,12 @@ const APP_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; 
 /// The page every screen answers, before its `<base href>` is set.
 const INDEX: &str = "index.html";
 const DATA_HEADERS: &[(HeaderName, &str)] = &[NOSNIFF];
+/// The page's headers but its policy, which depends on the configuration.
+const PAGE_HEADERS: &[(HeaderName, &str)] = &[
+    NOSNIFF,
+    (REFERRER_POLICY, "no-referrer"),
+    (X_FRAME_OPTIONS, "DENY"),
+];
 const BASE_PLACEHOLDER: &str = r#"<base href="/">"#;
 
 /// How the console signs people in, from the function's environment.
@@ -66,8 +72,9 @@ impl Config {
     }
 }
 
-/// The built files, by path under the API's root (`console/assets/index-3JVJcJuH.js`).
-static FILES: LazyLock<HashMap<&'static str, Asset>> = LazyLock::new(|| {
+/// The built files but the page, by path under the API's root
+/// (`console/assets/index-3JVJcJuH.js`).
+static ASSETS: LazyLock<HashMap<&'static str, Asset>> = LazyLock::new(|| {
     crate::built::FILES
         .iter()
         .filter(|(path, _)| *path != INDEX)
@@ -95,7 +102,8 @@ static INDEX_HTML: LazyLock<&'static str> = LazyLock::new(|| {
 
 pub struct App {
     policy: HeaderValue,
-    config: String,
+    /// `console/config.json`: fixed for the function's life.
+    config: Asset,
 }
 
 impl App {
@@ -109,7 +117,12 @@ impl App {
             // An origin is ASCII without control characters: always a valid header value.
             policy: HeaderValue::from_str(&policy)
                 .unwrap_or(HeaderValue::from_static("default-src 'none'")),
-            config: serde_json::to_string(config).expect("the config is plain data"),
+            config: Asset::text(
+                serde_json::to_string(config).expect("the config is plain data"),
+                "application/json",
+                "no-cache",
+            )
+            .with_headers(DATA_HEADERS),
         }
     }
 
@@ -118,12 +131,11 @@ impl App {
         let base = api_root(req.raw_http_path(), own_path);
         let html = INDEX_HTML.replace(BASE_PLACEHOLDER, &format!(r#"<base href="{base}">"#));
         // Revalidated on every visit (its ETag makes that cheap), so a deploy shows at once.
-        let mut resp = Asset::text(html, "text/html; charset=utf-8", "no-cache").respond(req);
-        let headers = resp.headers_mut();
-        headers.insert(CONTENT_SECURITY_POLICY, self.policy.clone());
-        headers.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-        headers.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-        headers.insert(NOSNIFF.0.clone(), HeaderValue::from_static(NOSNIFF.1));
+        let mut resp = Asset::text(html, "text/html; charset=utf-8", "no-cache")
+            .with_headers(PAGE_HEADERS)
+            .respond(req);
+        resp.headers_mut()
+            .insert(CONTENT_SECURITY_POLICY, self.policy.clone());
         resp
     }
 
@@ -135,13 +147,11 @@ impl App {
             .and_then(|p| p.first("proxy"))
             .unwrap_or_default()
             .to_owned();
-        if let Some(asset) = FILES.get(format!("console/{rest}").as_str()) {
+        if let Some(asset) = ASSETS.get(format!("console/{rest}").as_str()) {
             return asset.respond(req);
         }
         if rest == "config.json" {
-            return Asset::text(self.config.clone(), "application/json", "no-cache")
-                .with_headers(DATA_HEADERS)
-                .respond(req);
+            return self.config.respond(req);
         }
         if rest.starts_with("assets/") {
             // An asset of another build (a page open across a deploy): say so, not the page.
@@ -189,27 +199,12 @@ fn content_type(path: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Service;
+    use crate::testing::{call, header, request};
     use lambda_http::http::header::{CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
 
     const ROOT_EVENT: &str = include_str!("../events/get-console-root.json");
     const SCREEN_ON_STAGE_EVENT: &str = include_str!("../events/get-console-screen-on-stage.json");
     const CONFIG_EVENT: &str = include_str!("../events/get-console-config.json");
-
-    fn request(event: &str) -> Request {
-        lambda_http::request::from_str(event).expect("the fixture is an HTTP API event")
-    }
-
-    async fn call(config: &Config, req: Request) -> Response<Body> {
-        Service::new(config).handle(req).await.expect("never fails")
-    }
-
-    fn header<'a>(resp: &'a Response<Body>, name: &HeaderName) -> &'a str {
-        resp.headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-    }
 
     fn text(resp: &Response<Body>) -> &str {
         std::str::from_utf8(resp.body().as_ref()).expect("UTF-8")
@@ -287,7 +282,7 @@ mod tests {
                 .and_then(|s| s.split('"').next())
                 .unwrap_or_else(|| panic!("an inline script: {script}"));
             let path = src.trim_start_matches("./");
-            assert!(FILES.contains_key(path), "{src} is not a built file");
+            assert!(ASSETS.contains_key(path), "{src} is not a built file");
         }
         assert!(
             !html.contains("http://") && !html.contains("https://"),
@@ -318,8 +313,8 @@ mod tests {
 
     #[tokio::test]
     async fn hashed_assets_are_cached_for_good_and_unknown_ones_are_404() {
-        assert!(!FILES.is_empty());
-        for (path, _) in FILES.iter() {
+        assert!(!ASSETS.is_empty());
+        for (path, _) in ASSETS.iter() {
             assert!(path.starts_with("console/assets/"), "{path}");
             let rest = path.trim_start_matches("console/");
             let event = CONFIG_EVENT.replace("config.json", rest);

@@ -5,6 +5,8 @@
 mod app;
 mod asset;
 mod reference;
+#[cfg(test)]
+mod testing;
 
 /// What `build.rs` generated: the built web app's files and Redoc's bundle.
 mod built {

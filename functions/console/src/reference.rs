@@ -113,7 +113,8 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Config, Service};
+    use crate::testing::{call, header, request};
+    use crate::Config;
     use lambda_http::http::header::X_CONTENT_TYPE_OPTIONS;
     use lambda_http::http::header::{CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
     use lambda_http::http::HeaderValue;
@@ -123,31 +124,13 @@ mod tests {
     const DOCS_EVENT: &str = include_str!("../events/get-docs.json");
     const REDOC_EVENT: &str = include_str!("../events/get-redoc-bundle.json");
 
-    fn request(event: &str) -> Request {
-        lambda_http::request::from_str(event).expect("the fixture is an HTTP API event")
-    }
-
-    async fn call(req: Request) -> Response<Body> {
-        Service::new(&Config::default())
-            .handle(req)
-            .await
-            .expect("handle never fails")
-    }
-
-    fn header(resp: &Response<Body>, name: impl lambda_http::http::header::AsHeaderName) -> &str {
-        resp.headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-    }
-
     fn body_bytes(resp: &Response<Body>) -> &[u8] {
         resp.body().as_ref()
     }
 
     #[tokio::test]
     async fn openapi_json_is_the_embedded_document() {
-        let resp = call(request(OPENAPI_EVENT)).await;
+        let resp = call(&Config::default(), request(OPENAPI_EVENT)).await;
         assert_eq!(resp.status(), 200);
         assert_eq!(header(&resp, CONTENT_TYPE), "application/json");
         assert_eq!(header(&resp, CACHE_CONTROL), "public, max-age=300");
@@ -160,20 +143,23 @@ mod tests {
     #[tokio::test]
     async fn every_asset_has_a_strong_etag_and_answers_304_when_it_matches() {
         for event in [OPENAPI_EVENT, DOCS_EVENT, REDOC_EVENT] {
-            let first = call(request(event)).await;
+            let first = call(&Config::default(), request(event)).await;
             let etag = header(&first, ETAG).to_owned();
             assert!(
                 etag.starts_with('"') && etag.ends_with('"') && etag.len() == 66,
                 "{etag}"
             );
             // The same bytes, the same tag.
-            assert_eq!(header(&call(request(event)).await, ETAG), etag);
+            assert_eq!(
+                header(&call(&Config::default(), request(event)).await, ETAG),
+                etag
+            );
 
             let mut again = request(event);
             again
                 .headers_mut()
                 .insert(IF_NONE_MATCH, HeaderValue::from_str(&etag).unwrap());
-            let not_modified = call(again).await;
+            let not_modified = call(&Config::default(), again).await;
             assert_eq!(not_modified.status(), 304, "{event}");
             assert!(body_bytes(&not_modified).is_empty());
             assert_eq!(header(&not_modified, ETAG), etag);
@@ -186,13 +172,13 @@ mod tests {
             stale
                 .headers_mut()
                 .insert(IF_NONE_MATCH, HeaderValue::from_static("\"0123\""));
-            assert_eq!(call(stale).await.status(), 200);
+            assert_eq!(call(&Config::default(), stale).await.status(), 200);
         }
     }
 
     #[tokio::test]
     async fn docs_page_loads_the_bundle_and_the_spec_under_a_strict_policy() {
-        let resp = call(request(DOCS_EVENT)).await;
+        let resp = call(&Config::default(), request(DOCS_EVENT)).await;
         assert_eq!(resp.status(), 200);
         assert_eq!(header(&resp, CONTENT_TYPE), "text/html; charset=utf-8");
         assert_eq!(header(&resp, X_CONTENT_TYPE_OPTIONS), "nosniff");
@@ -228,7 +214,7 @@ mod tests {
 
     #[tokio::test]
     async fn redoc_bundle_is_javascript_cached_for_good() {
-        let resp = call(request(REDOC_EVENT)).await;
+        let resp = call(&Config::default(), request(REDOC_EVENT)).await;
         assert_eq!(resp.status(), 200);
         assert_eq!(
             header(&resp, CONTENT_TYPE),
@@ -248,7 +234,7 @@ mod tests {
     async fn other_routes_are_404_route_not_found() {
         for route in ["GET /docs/other.js", "POST /docs", "GET /credentials", ""] {
             let event = DOCS_EVENT.replace("\"GET /docs\"", &format!("\"{route}\""));
-            let resp = call(request(&event)).await;
+            let resp = call(&Config::default(), request(&event)).await;
             assert_eq!(resp.status(), 404, "{route}");
             assert_eq!(header(&resp, CONTENT_TYPE), "application/json");
             let body: Value = serde_json::from_slice(body_bytes(&resp)).unwrap();
