@@ -22,6 +22,7 @@ pub mod page;
 pub mod record;
 #[cfg(feature = "testers")]
 pub mod refresh;
+pub mod schedule;
 pub mod status;
 pub mod store;
 #[cfg(feature = "testers")]

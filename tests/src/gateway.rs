@@ -17,7 +17,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 
-use crate::jwks::IssuerVerifier;
+use crate::jwks::{has_crit_header, IssuerVerifier};
 use crate::openapi::Contract;
 use crate::template::Route;
 
@@ -84,23 +84,17 @@ impl DevJwt {
             &validation,
         )
         .ok()?;
-        Some(
-            data.claims
-                .into_iter()
-                .map(|(k, v)| (k, flatten_claim(&v)))
-                .collect(),
-        )
+        Some(as_passed_on(data.claims))
     }
 }
 
-fn has_crit_header(token: &str) -> bool {
-    use base64::Engine;
-    let header = token.split('.').next().unwrap_or_default();
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(header)
-        .ok()
-        .and_then(|h| serde_json::from_slice::<Map<String, Value>>(&h).ok())
-        .is_none_or(|h| h.contains_key("crit"))
+/// Claims as API Gateway passes them to the function: every value a string, arrays flattened
+/// to `[a b]`.
+fn as_passed_on(claims: Map<String, Value>) -> HashMap<String, String> {
+    claims
+        .into_iter()
+        .map(|(k, v)| (k, flatten_claim(&v)))
+        .collect()
 }
 
 fn flatten_claim(v: &Value) -> String {
@@ -179,19 +173,11 @@ impl Gateway {
 
     /// The claims of a bearer token the authorizer accepts, as it passes them on.
     async fn claims(&self, token: &str) -> Option<HashMap<String, String>> {
-        if has_crit_header(token) {
-            return None;
-        }
         if let Some(claims) = self.jwt.verify(token) {
             return Some(claims);
         }
         let claims = self.issuer.as_ref()?.verify(token).await?;
-        Some(
-            claims
-                .into_iter()
-                .map(|(k, v)| (k, flatten_claim(&v)))
-                .collect(),
-        )
+        Some(as_passed_on(claims))
     }
 
     pub fn with_access_log(mut self) -> Self {

@@ -1,7 +1,7 @@
 //! The other half of API Gateway's JWT authorizer: tokens from an OpenID Connect issuer (the
 //! stack's `JwtIssuer`), checked as API Gateway checks them: signed (RS256, ES256, ...) by a key
 //! of the issuer's JWKS, found through its discovery document; `iss` exactly the issuer; `aud`
-//! one of the audiences; `exp` required and in the future; `nbf` honoured.
+//! one of the audiences; `exp` required and in the future; `nbf` honoured; no `crit` header.
 
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
@@ -39,6 +39,9 @@ impl IssuerVerifier {
 
     /// The token's claims, or `None` for anything API Gateway would answer 401.
     pub async fn verify(&self, token: &str) -> Option<Map<String, Value>> {
+        if has_crit_header(token) {
+            return None;
+        }
         let header = jsonwebtoken::decode_header(token).ok()?;
         if header.alg == Algorithm::HS256
             || header.alg == Algorithm::HS384
@@ -99,4 +102,16 @@ impl IssuerVerifier {
             .json()
             .await
     }
+}
+
+/// A `crit` header names extensions the verifier must understand; API Gateway understands
+/// none, so such a token (or one whose header does not parse) is refused.
+pub fn has_crit_header(token: &str) -> bool {
+    use base64::Engine;
+    let header = token.split('.').next().unwrap_or_default();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(header)
+        .ok()
+        .and_then(|h| serde_json::from_slice::<Map<String, Value>>(&h).ok())
+        .is_none_or(|h| h.contains_key("crit"))
 }

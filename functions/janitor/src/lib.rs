@@ -37,9 +37,7 @@ impl Janitor {
         &self,
         event: LambdaEvent<serde_json::Value>,
     ) -> Result<serde_json::Value, lambda_runtime::Error> {
-        let fired = event.payload["time"].as_str().unwrap_or("unknown");
-        tracing::info!(fired, "scheduled sweep");
-        Ok(serde_json::to_value(self.sweep().await?)?)
+        latchkey_shared::schedule::answer(&event.payload, self.sweep()).await
     }
 
     #[tracing::instrument(skip_all)]
