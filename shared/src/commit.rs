@@ -7,21 +7,23 @@
 //!    overwrites another;
 //! 3. then promote the new secret version, or clean up after a refused commit.
 //!
+//! A write that keeps the secret ([`commit`]) needs only the credential store; one that writes
+//! a secret version ([`commit_with_secrets`]) needs the secret store too, so a function without
+//! one (sharing) cannot write secrets, by type as by IAM.
+//!
 //! A crash after 1 leaves a version nothing names (an orphan secret for a create, which the
 //! janitor removes); a crash after 2 leaves AWSCURRENT behind, which readers never use (they
 //! read the version the metadata names) and the next promote repairs.
 
 use crate::catalog::SecretFields;
 use crate::error::ApiError;
+use crate::ports::{CredentialStore, SecretStore};
 use crate::record::{CredentialRecord, HistoryEntry};
 use crate::store::{Change, Expiry, Grants, IdempotencyKey, IdempotencyRecord, WriteOutcome};
 use crate::vault::Pending;
-use crate::Backends;
 
-/// What a write does to the credential's secret.
+/// What a write does to the credential's secret, when it does something.
 pub enum Secrets {
-    /// Untouched: the metadata keeps naming the version it named.
-    Keep,
     /// A create: the secret with its first version.
     First(SecretFields),
     /// The complete new set of secret fields, written as a new version (under the label of
@@ -29,10 +31,9 @@ pub enum Secrets {
     Replace(SecretFields, Pending),
 }
 
-/// What [`commit`] wrote to Secrets Manager before the metadata, so it knows what to promote
-/// or clean up afterwards.
+/// What [`commit_with_secrets`] wrote to the secret store before the metadata, so it knows
+/// what to promote or clean up afterwards.
 enum Written {
-    Nothing,
     First,
     Pending(Pending),
 }
@@ -43,7 +44,6 @@ pub struct Write<'a> {
     /// As read; `None` for a create.
     pub before: Option<&'a CredentialRecord>,
     pub next: CredentialRecord,
-    pub secrets: Secrets,
     /// History lines written with the change (at least one).
     pub history: Vec<HistoryEntry>,
     pub expiry: Expiry,
@@ -62,7 +62,6 @@ impl<'a> Write<'a> {
         Self {
             before: Some(before),
             next,
-            secrets: Secrets::Keep,
             history: vec![history],
             expiry: Expiry::Keep,
             grants: Grants::Only(Vec::new()),
@@ -71,23 +70,18 @@ impl<'a> Write<'a> {
         }
     }
 
-    /// A new credential with its first secret version and all its grants.
-    pub fn create(next: CredentialRecord, secrets: SecretFields, history: HistoryEntry) -> Self {
+    /// A new credential with all its grants (and, from [`commit_with_secrets`], its first
+    /// secret version).
+    pub fn create(next: CredentialRecord, history: HistoryEntry) -> Self {
         Self {
             before: None,
             next,
-            secrets: Secrets::First(secrets),
             history: vec![history],
             expiry: Expiry::Keep,
             grants: Grants::All,
             revoked: Vec::new(),
             idempotency: None,
         }
-    }
-
-    pub fn with_secrets(mut self, secrets: SecretFields, why: Pending) -> Self {
-        self.secrets = Secrets::Replace(secrets, why);
-        self
     }
 
     /// One more history line in the same transaction.
@@ -116,48 +110,106 @@ pub enum Committed {
     IdempotencyKeyTaken,
 }
 
-/// Commits `write` in the order the module describes.
-pub async fn commit(backends: &Backends, write: Write<'_>) -> Result<Committed, ApiError> {
+/// Commits a write that keeps the credential's secret: the metadata only, which keeps naming
+/// the version it named.
+pub async fn commit(store: &dyn CredentialStore, write: Write<'_>) -> Result<Committed, ApiError> {
+    let Some(before) = write.before else {
+        return Err(ApiError::internal(
+            "a create writes the first secret version",
+        ));
+    };
+    let secret_version = before.secret_version.clone();
+    let (next, outcome) = write_metadata(store, write, secret_version, None).await?;
+    Ok(settled(next, outcome))
+}
+
+/// Commits a write with a new secret version, in the order the module describes.
+pub async fn commit_with_secrets(
+    store: &dyn CredentialStore,
+    vault: &dyn SecretStore,
+    write: Write<'_>,
+    secrets: Secrets,
+) -> Result<Committed, ApiError> {
+    let id = write.next.id.clone();
+    let before = write.before;
+    let (version, names, written) = match (secrets, before) {
+        (Secrets::First(fields), None) => (
+            vault.create(&id, &fields).await?,
+            fields.names(),
+            Written::First,
+        ),
+        (Secrets::Replace(fields, why), Some(before)) => (
+            vault
+                .put_pending(&id, &fields, why, &before.secret_version)
+                .await?,
+            fields.names(),
+            Written::Pending(why),
+        ),
+        _ => {
+            return Err(ApiError::internal(
+                "a create writes the first secret version; an update replaces one",
+            ))
+        }
+    };
+    // An error here leaves it unknown whether the commit landed: the version stays for whoever
+    // reads next (a create's secret for the janitor, a refresh's tokens for adoption by the
+    // next refresh).
+    let (next, outcome) = write_metadata(store, write, version, Some(names)).await?;
+    match (&outcome, written) {
+        (WriteOutcome::Written, Written::Pending(_)) => {
+            if let Some(before) = before {
+                if let Err(e) = vault
+                    .promote(&id, &next.secret_version, &before.secret_version)
+                    .await
+                {
+                    // The metadata already names the new version, which is what readers use.
+                    tracing::warn!(credential_id = %id, error = %e, "secret version not promoted to AWSCURRENT");
+                }
+            }
+        }
+        (WriteOutcome::Written, Written::First) => {}
+        (_, Written::First) => {
+            // The transaction was refused, so no metadata points at the new secret.
+            if let Err(e) = vault.destroy_unreferenced(&id).await {
+                tracing::warn!(credential_id = %id, error = %e, "unreferenced secret left for the orphan sweep");
+            }
+        }
+        // A refresh's tokens may already be the only live ones (the provider rotated): they
+        // stay under their label, adopted by the next refresh only if the version now named is
+        // the one they derive from.
+        (_, Written::Pending(Pending::Refresh)) => {}
+        (_, Written::Pending(why)) => {
+            if let Err(e) = vault.abandon(&id, &next.secret_version, why).await {
+                tracing::warn!(credential_id = %id, error = %e, "refused secret version keeps its label");
+            }
+        }
+    }
+    Ok(settled(next, outcome))
+}
+
+/// The metadata commit: the next version, naming `secret_version`, conditioned on the
+/// version read.
+async fn write_metadata(
+    store: &dyn CredentialStore,
+    write: Write<'_>,
+    secret_version: String,
+    secret_fields: Option<std::collections::BTreeSet<String>>,
+) -> Result<(CredentialRecord, WriteOutcome), ApiError> {
     let Write {
         before,
         mut next,
-        secrets,
         history,
         expiry,
         grants,
         revoked,
         idempotency,
     } = write;
-    let id = next.id.clone();
     next.version = before.map_or(1, |b| b.version + 1);
-
-    let written = match (secrets, before) {
-        (Secrets::Keep, Some(before)) => {
-            next.secret_version = before.secret_version.clone();
-            Written::Nothing
-        }
-        (Secrets::First(fields), None) => {
-            next.secret_version = backends.vault.create(&id, &fields).await?;
-            next.secret_fields = fields.names();
-            Written::First
-        }
-        (Secrets::Replace(fields, why), Some(before)) => {
-            next.secret_version = backends
-                .vault
-                .put_pending(&id, &fields, why, &before.secret_version)
-                .await?;
-            next.secret_fields = fields.names();
-            Written::Pending(why)
-        }
-        _ => {
-            return Err(ApiError::internal(
-                "a create writes the first secret version; an update keeps or replaces one",
-            ))
-        }
-    };
-
-    let outcome = backends
-        .store
+    next.secret_version = secret_version;
+    if let Some(names) = secret_fields {
+        next.secret_fields = names;
+    }
+    let outcome = store
         .write(Change {
             record: &next,
             expected_version: before.map(|b| b.version),
@@ -167,44 +219,14 @@ pub async fn commit(backends: &Backends, write: Write<'_>) -> Result<Committed, 
             revoked,
             idempotency,
         })
-        .await;
-    let refused = match outcome {
-        Ok(WriteOutcome::Written) => {
-            if let (Written::Pending(_), Some(before)) = (&written, before) {
-                if let Err(e) = backends
-                    .vault
-                    .promote(&id, &next.secret_version, &before.secret_version)
-                    .await
-                {
-                    // The metadata already names the new version, which is what readers use.
-                    tracing::warn!(credential_id = %id, error = %e, "secret version not promoted to AWSCURRENT");
-                }
-            }
-            return Ok(Committed::Written(Box::new(next)));
-        }
-        Ok(WriteOutcome::VersionConflict) => Committed::Conflict,
-        Ok(WriteOutcome::IdempotencyKeyTaken) => Committed::IdempotencyKeyTaken,
-        // Unknown whether the commit landed: leave the version for whoever reads next (a create's
-        // secret for the janitor, a refresh's tokens for adoption by the next refresh).
-        Err(e) => return Err(e),
-    };
-    match written {
-        Written::Nothing => {}
-        Written::First => {
-            // The transaction was refused, so no metadata points at the new secret.
-            if let Err(e) = backends.vault.destroy_unreferenced(&id).await {
-                tracing::warn!(credential_id = %id, error = %e, "unreferenced secret left for the orphan sweep");
-            }
-        }
-        // A refresh's tokens may already be the only live ones (the provider rotated): they stay
-        // under their label, adopted by the next refresh only if the version now named is the
-        // one they derive from.
-        Written::Pending(Pending::Refresh) => {}
-        Written::Pending(why) => {
-            if let Err(e) = backends.vault.abandon(&id, &next.secret_version, why).await {
-                tracing::warn!(credential_id = %id, error = %e, "refused secret version keeps its label");
-            }
-        }
+        .await?;
+    Ok((next, outcome))
+}
+
+fn settled(next: CredentialRecord, outcome: WriteOutcome) -> Committed {
+    match outcome {
+        WriteOutcome::Written => Committed::Written(Box::new(next)),
+        WriteOutcome::VersionConflict => Committed::Conflict,
+        WriteOutcome::IdempotencyKeyTaken => Committed::IdempotencyKeyTaken,
     }
-    Ok(refused)
 }

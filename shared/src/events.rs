@@ -1,4 +1,5 @@
-//! Domain events on the EventBridge bus. Events carry ids, names and field names, never values.
+//! The EventBridge adapter of the event-sink port. Events carry ids, names and field names,
+//! never values.
 
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use aws_sdk_eventbridge::Client;
@@ -19,10 +20,11 @@ impl Events {
             bus: bus.into(),
         }
     }
+}
 
-    /// Publishes after the change has committed. A failure is logged, not returned: the change
-    /// stands, and failing the request would invite a retry of something already done.
-    pub async fn publish(&self, detail_type: &str, detail: Value) {
+#[async_trait::async_trait]
+impl crate::ports::EventSink for Events {
+    async fn publish(&self, detail_type: &str, detail: Value) {
         let entry = PutEventsRequestEntry::builder()
             .event_bus_name(&self.bus)
             .source(SOURCE)

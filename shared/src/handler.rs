@@ -6,16 +6,18 @@ use lambda_http::Request;
 use time::OffsetDateTime;
 
 use crate::authz::{authorize, Action};
-use crate::commit::{Committed, Write};
+use crate::commit::Committed;
 use crate::domain::{Caller, CredentialId, Role};
 use crate::error::ApiError;
 use crate::http::path_param;
+use crate::ports::CredentialStore;
 use crate::record::{rfc3339, CredentialRecord};
-use crate::store::Store;
-use crate::Backends;
 
 /// The credential named by the `{id}` path parameter, validated before any lookup.
-pub async fn load(store: &Store, req: &Request) -> Result<CredentialRecord, ApiError> {
+pub async fn load(
+    store: &dyn CredentialStore,
+    req: &Request,
+) -> Result<CredentialRecord, ApiError> {
     let raw = path_param(req, "id").unwrap_or_default();
     let id = CredentialId::parse(&raw)?;
     store.get(&id).await?.ok_or_else(ApiError::not_found)
@@ -24,7 +26,7 @@ pub async fn load(store: &Store, req: &Request) -> Result<CredentialRecord, ApiE
 /// Loads the credential and checks `action`; a deleted credential answers 410 unless
 /// `allow_deleted` (restore, history).
 pub async fn load_for(
-    store: &Store,
+    store: &dyn CredentialStore,
     req: &Request,
     caller: &Caller,
     action: Action,
@@ -76,14 +78,10 @@ pub fn touch(record: &mut CredentialRecord, caller: &Caller, now: OffsetDateTime
     record.updated_by = caller.as_actor();
 }
 
-/// Commits a change through the one write path and maps a lost race to 412 (the caller named a
-/// version) or 409. Returns the credential as written.
-pub async fn commit(
-    backends: &Backends,
-    write: Write<'_>,
-    if_match: Option<u64>,
-) -> Result<CredentialRecord, ApiError> {
-    match crate::commit::commit(backends, write).await? {
+/// What a handler answers for a commit through the one write path: the credential as written,
+/// or a lost race as 412 (the caller named a version) or 409.
+pub fn settle(committed: Committed, if_match: Option<u64>) -> Result<CredentialRecord, ApiError> {
+    match committed {
         Committed::Written(record) => Ok(*record),
         Committed::Conflict if if_match.is_some() => Err(stale(None)),
         _ => Err(ApiError::conflict(
@@ -91,4 +89,13 @@ pub async fn commit(
             "someone else changed the credential at the same moment; read it again and retry",
         )),
     }
+}
+
+/// Commits a change that keeps the secret through the one write path; see [`settle`].
+pub async fn commit(
+    store: &dyn CredentialStore,
+    write: crate::commit::Write<'_>,
+    if_match: Option<u64>,
+) -> Result<CredentialRecord, ApiError> {
+    settle(crate::commit::commit(store, write).await?, if_match)
 }

@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod authz;
+pub mod aws;
 pub mod catalog;
 pub mod commit;
 pub mod config;
@@ -19,6 +20,7 @@ pub mod openapi;
 #[cfg(feature = "testers")]
 pub mod outbound;
 pub mod page;
+pub mod ports;
 pub mod record;
 #[cfg(feature = "testers")]
 pub mod refresh;
@@ -30,6 +32,8 @@ pub mod target;
 pub mod telemetry;
 #[cfg(feature = "testers")]
 pub mod testers;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod validity;
 pub mod vault;
 
@@ -37,25 +41,4 @@ pub mod vault;
 /// friends): the same code path against AWS and the local emulator.
 pub async fn aws_config() -> aws_config::SdkConfig {
     aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
-}
-
-/// The three AWS-backed adapters every function uses, built from one SDK config.
-#[derive(Clone)]
-pub struct Backends {
-    pub store: store::Store,
-    pub vault: vault::Vault,
-    pub events: events::Events,
-}
-
-impl Backends {
-    pub fn new(aws: &aws_config::SdkConfig, config: &config::Config) -> Self {
-        Self {
-            store: store::Store::new(aws_sdk_dynamodb::Client::new(aws), &config.table),
-            vault: vault::Vault::new(
-                aws_sdk_secretsmanager::Client::new(aws),
-                &config.secret_prefix,
-            ),
-            events: events::Events::new(aws_sdk_eventbridge::Client::new(aws), &config.event_bus),
-        }
-    }
 }

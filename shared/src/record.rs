@@ -128,6 +128,53 @@ pub fn rfc3339(t: OffsetDateTime) -> String {
 }
 
 impl CredentialRecord {
+    /// A new credential of `connector` and `auth_type` owned by `caller`, untested, version 1,
+    /// naming no secret version yet (the write path names the first one). A token credential
+    /// gets its first token from the next sweep (or a just-in-time resolve).
+    pub fn new(
+        id: CredentialId,
+        caller: &crate::domain::Caller,
+        (connector, auth_type): (&str, &str),
+        fields: Map<String, Value>,
+        secret_fields: BTreeSet<String>,
+        now: OffsetDateTime,
+    ) -> Self {
+        let actor = caller.as_actor();
+        let mut record = Self {
+            id,
+            name: String::new(),
+            description: None,
+            connector: connector.to_owned(),
+            auth_type: auth_type.to_owned(),
+            fields,
+            secret_fields,
+            secret_version: String::new(),
+            owner: actor.clone(),
+            org_id: caller.org_id.clone(),
+            acl: Acl::from([(actor.clone(), Role::Owner)]),
+            status: Status::Untested,
+            status_code: None,
+            status_reason: None,
+            status_trigger: None,
+            verified_at: None,
+            status_changed_at: None,
+            tags: Vec::new(),
+            version: 1,
+            created_at: now,
+            created_by: actor.clone(),
+            updated_at: now,
+            updated_by: actor,
+            deleted_at: None,
+            deleted_by: None,
+            purge_at: None,
+            token: TokenState::default(),
+        };
+        if record.refreshable() {
+            record.token.schedule(Some(now));
+        }
+        record
+    }
+
     /// Applies `observation` by the status rules ([`crate::status::status_after`]); returns the
     /// transition `(from, to)` if the status changed.
     pub fn observe(

@@ -14,15 +14,15 @@ use serde_json::json;
 use std::time::Duration;
 use time::OffsetDateTime;
 
-use crate::commit::{commit, Committed, Write};
+use crate::commit::{commit, commit_with_secrets, Committed, Secrets, Write};
 use crate::domain::{CredentialId, Status};
 use crate::error::ApiError;
+use crate::ports::{Ports, SecretStore, TokenEndpoint};
 use crate::record::{CredentialRecord, HistoryAction, HistoryEntry};
 use crate::status::{Observation, Trigger, Verdict, REFRESH_EXHAUSTED};
-use crate::testers::{Target, Testers};
+use crate::target::Target;
 use crate::validity::{status_changed, status_line};
 use crate::vault::Pending;
-use crate::Backends;
 
 /// How long one refresh may hold a credential; longer than any exchange is allowed to take.
 const LEASE: Duration = Duration::from_secs(60);
@@ -69,7 +69,7 @@ pub fn margin(lifetime: Duration, configured: Option<Duration>) -> Duration {
 }
 
 /// Retry a transient failure after 1, 2, 4 ... minutes, at most an hour.
-fn backoff(failures: u32) -> Duration {
+pub(crate) fn backoff(failures: u32) -> Duration {
     Duration::from_secs(60 * 2u64.saturating_pow(failures.saturating_sub(1).min(6)))
         .min(Duration::from_secs(3600))
 }
@@ -83,8 +83,9 @@ pub enum When {
 }
 
 pub struct Refresher<'a> {
-    pub backends: &'a Backends,
-    pub testers: &'a Testers,
+    pub ports: &'a Ports,
+    pub secrets: &'a dyn SecretStore,
+    pub provider: &'a dyn TokenEndpoint,
     pub margin: Option<Duration>,
 }
 
@@ -98,13 +99,18 @@ impl Refresher<'_> {
         actor: &str,
     ) -> Result<RefreshOutcome, ApiError> {
         let owner = ulid::Ulid::new().to_string();
-        if !self.backends.store.take_lease(id, &owner, LEASE).await? {
+        let taken = self
+            .ports
+            .store
+            .take_lease(id, &owner, self.ports.now(), LEASE)
+            .await?;
+        if !taken {
             return Ok(RefreshOutcome::Skipped {
                 reason: SkipReason::LeaseBusy,
             });
         }
         let outcome = self.refresh_leased(id, when, actor).await;
-        if let Err(e) = self.backends.store.release_lease(id, &owner).await {
+        if let Err(e) = self.ports.store.release_lease(id, &owner).await {
             tracing::warn!(error = %e, "lease not released; it expires by itself");
         }
         outcome
@@ -117,12 +123,12 @@ impl Refresher<'_> {
         actor: &str,
     ) -> Result<RefreshOutcome, ApiError> {
         let force = when == When::Now;
-        let Some(record) = self.backends.store.get(id).await? else {
+        let Some(record) = self.ports.store.get(id).await? else {
             return Ok(RefreshOutcome::Skipped {
                 reason: SkipReason::Gone,
             });
         };
-        let now = OffsetDateTime::now_utc();
+        let now = self.ports.now();
         if record.is_deleted() || !record.is_token_based() {
             return Ok(RefreshOutcome::Skipped {
                 reason: SkipReason::NotRefreshable,
@@ -153,12 +159,11 @@ impl Refresher<'_> {
         // ones in a version of their own: the vault hands those over, or a rotated refresh token
         // would be lost.
         let secrets = self
-            .backends
-            .vault
+            .secrets
             .refresh_input(&record.id, &record.secret_version)
             .await?;
         let target = Target::of(&record, &secrets);
-        let tokens = match self.testers.acquire_token(&target).await {
+        let tokens = match self.provider.acquire(&target).await {
             Ok(t) => t,
             Err(observation) => return self.record_failure(&record, observation, actor, now).await,
         };
@@ -170,7 +175,7 @@ impl Refresher<'_> {
             actor,
             margin: self.margin,
         };
-        match store_tokens(self.backends, new).await? {
+        match store_tokens(self.ports, self.secrets, new).await? {
             Some(expires_at) => Ok(RefreshOutcome::Refreshed { expires_at }),
             // Edited meanwhile: the edit wins; its own schedule fetches a token for the new details.
             None => Ok(RefreshOutcome::Skipped {
@@ -225,14 +230,14 @@ impl Refresher<'_> {
         if let (Some((_, to)), Some(v)) = (transition, &verdict) {
             write = write.and_history(status_line(actor, now, to, &v.code, Trigger::Refresh));
         }
-        let Committed::Written(_) = commit(self.backends, write).await? else {
+        let Committed::Written(_) = commit(&*self.ports.store, write).await? else {
             return Ok(RefreshOutcome::Skipped {
                 reason: SkipReason::ChangedMeanwhile,
             });
         };
         tracing::info!(code = %observation.code, failures, "token refresh failed");
         if let (Some(transition), Some(v)) = (transition, &verdict) {
-            status_changed(self.backends, record, transition, v, Trigger::Refresh).await;
+            status_changed(self.ports, record, transition, v, Trigger::Refresh).await;
         }
         Ok(outcome)
     }
@@ -295,9 +300,10 @@ pub struct NewTokens<'a> {
 /// derived from the one `record` names, then the metadata naming it with the token's expiry and
 /// next refresh, and the status the observation leads to (through the one write path).
 /// `None` when the credential changed meanwhile (the tokens are then not named; see
-/// [`crate::vault::Vault::refresh_input`] for when a later refresh adopts them).
+/// [`SecretStore::refresh_input`] for when a later refresh adopts them).
 pub async fn store_tokens(
-    backends: &Backends,
+    ports: &Ports,
+    vault: &dyn SecretStore,
     new: NewTokens<'_>,
 ) -> Result<Option<OffsetDateTime>, ApiError> {
     let NewTokens {
@@ -309,7 +315,7 @@ pub async fn store_tokens(
         margin: configured_margin,
     } = new;
     let (action, observation, trigger) = (source.action(), &source.observation(), source.trigger());
-    let now = OffsetDateTime::now_utc();
+    let now = ports.now();
     secrets.0.insert("access_token".into(), tokens.access_token);
     if let Some(rotated) = tokens.refresh_token {
         secrets.0.insert("refresh_token".into(), rotated);
@@ -328,16 +334,17 @@ pub async fn store_tokens(
         record,
         next,
         entry(action, actor, now, observation, trigger),
-    )
-    .with_secrets(secrets, Pending::Refresh);
+    );
     if let Some((_, to)) = transition {
         write = write.and_history(status_line(actor, now, to, &observation.code, trigger));
     }
-    let Committed::Written(_) = commit(backends, write).await? else {
+    let secrets = Secrets::Replace(secrets, Pending::Refresh);
+    let Committed::Written(_) = commit_with_secrets(&*ports.store, vault, write, secrets).await?
+    else {
         return Ok(None);
     };
     tracing::info!(credential_id = %record.id, expires_at = %expires_at, "tokens stored");
-    backends
+    ports
         .events
         .publish(
             "CredentialRefreshed",
@@ -345,7 +352,7 @@ pub async fn store_tokens(
         )
         .await;
     if let Some(transition) = transition {
-        status_changed(backends, record, transition, observation, trigger).await;
+        status_changed(ports, record, transition, observation, trigger).await;
     }
     Ok(Some(expires_at))
 }
@@ -358,37 +365,4 @@ fn entry(
     trigger: Trigger,
 ) -> HistoryEntry {
     HistoryEntry::new(action, actor, now).observed(Some(o.result), o.status(), &o.code, trigger)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn margin_is_the_smaller_of_fifteen_minutes_and_a_tenth_of_the_lifetime() {
-        assert_eq!(
-            margin(Duration::from_secs(3600), None),
-            Duration::from_secs(360)
-        );
-        assert_eq!(
-            margin(Duration::from_secs(24 * 3600), None),
-            Duration::from_secs(900)
-        );
-        assert_eq!(
-            margin(Duration::from_secs(30), None),
-            Duration::from_secs(3)
-        );
-        assert_eq!(
-            margin(Duration::from_secs(3600), Some(Duration::from_secs(5))),
-            Duration::from_secs(5)
-        );
-    }
-
-    #[test]
-    fn backoff_doubles_up_to_an_hour() {
-        assert_eq!(backoff(1), Duration::from_secs(60));
-        assert_eq!(backoff(2), Duration::from_secs(120));
-        assert_eq!(backoff(3), Duration::from_secs(240));
-        assert_eq!(backoff(20), Duration::from_secs(3600));
-    }
 }

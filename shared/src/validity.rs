@@ -9,9 +9,9 @@ use time::OffsetDateTime;
 use crate::commit::{commit, Committed, Write};
 use crate::domain::Status;
 use crate::error::ApiError;
+use crate::ports::Ports;
 use crate::record::{CredentialRecord, HistoryAction, HistoryEntry};
 use crate::status::{Observation, Trigger};
-use crate::Backends;
 
 /// What recording an observation did.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -29,14 +29,14 @@ pub enum Recorded {
 /// as its history line. Conditioned on the version read, so a verdict about old details never
 /// lands on new ones, and bumping it, so no later write silently undoes it.
 pub async fn record(
-    backends: &Backends,
+    ports: &Ports,
     record: &CredentialRecord,
     observation: &Observation,
     trigger: Trigger,
     action: HistoryAction,
     actor: &str,
 ) -> Result<Recorded, ApiError> {
-    let now = OffsetDateTime::now_utc();
+    let now = ports.now();
     let mut next = record.clone();
     let transition = next.observe(observation, trigger, now);
     let entry = HistoryEntry::new(action, actor, now).observed(
@@ -49,13 +49,13 @@ pub async fn record(
     if let Some((_, to)) = transition {
         write = write.and_history(status_line(actor, now, to, &observation.code, trigger));
     }
-    let Committed::Written(_) = commit(backends, write).await? else {
+    let Committed::Written(_) = commit(&*ports.store, write).await? else {
         return Ok(Recorded::Stale);
     };
     let Some((from, to)) = transition else {
         return Ok(Recorded::Unchanged);
     };
-    status_changed(backends, record, (from, to), observation, trigger).await;
+    status_changed(ports, record, (from, to), observation, trigger).await;
     Ok(Recorded::Transition(from, to))
 }
 
@@ -77,14 +77,14 @@ pub fn status_line(
 
 /// Tells the owner (an EventBridge event) that the status changed; logged, never a secret.
 pub async fn status_changed(
-    backends: &Backends,
+    ports: &Ports,
     record: &CredentialRecord,
     (from, to): (Status, Status),
     observation: &Observation,
     trigger: Trigger,
 ) {
     tracing::info!(credential_id = %record.id, from = ?from, to = ?to, code = %observation.code, "status changed");
-    backends
+    ports
         .events
         .publish(
             "CredentialStatusChanged",

@@ -9,8 +9,8 @@ use lambda_http::http::HeaderValue;
 use lambda_http::{Body, Request, Response};
 use latchkey_shared::authz::{authorize, Action};
 use latchkey_shared::catalog::catalog;
-use latchkey_shared::commit::{commit, Committed, Write};
-use latchkey_shared::domain::{Acl, Caller, CredentialId, Role, Status};
+use latchkey_shared::commit::{commit_with_secrets, Committed, Secrets, Write};
+use latchkey_shared::domain::{Caller, CredentialId, Role};
 use latchkey_shared::error::ApiError;
 use latchkey_shared::http::{admit_connection_test, json_object, json_response, with_etag};
 use latchkey_shared::record::{CredentialRecord, HistoryAction, HistoryEntry};
@@ -20,7 +20,6 @@ use latchkey_shared::testers::{Target, TestReport};
 use latchkey_shared::validity::{status_changed, status_line};
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use time::OffsetDateTime;
 
 use crate::input::NewCredential;
 use crate::Service;
@@ -65,14 +64,14 @@ pub async fn create(
         format!("{:x}", Sha256::digest(canonical.to_string()))
     };
     if let Some(key) = &idempotency_key {
-        if let Some(previous) = svc.backends.store.idempotency(key).await? {
+        if let Some(previous) = svc.ports.store.idempotency(key).await? {
             return replay(svc, caller, previous, &fingerprint).await;
         }
     }
 
     // Tested before anything is stored, so the credential is born with its verdict.
     let report = if input.test {
-        admit_connection_test(&svc.backends.store, svc.config.test_rate, caller).await?;
+        admit_connection_test(&svc.ports, svc.config.test_rate, caller).await?;
         Some(
             svc.testers
                 .test(&Target {
@@ -87,42 +86,19 @@ pub async fn create(
         None
     };
     let id = CredentialId::generate();
-    let now = OffsetDateTime::now_utc();
+    let now = svc.ports.now();
     let actor = caller.as_actor();
-    let mut record = CredentialRecord {
-        id: id.clone(),
-        name: input.name,
-        description: input.description,
-        connector: connector.id.clone(),
-        auth_type: auth.id.clone(),
-        fields: fields.public,
-        secret_fields: fields.secrets.names(),
-        // The write path names the first secret version.
-        secret_version: String::new(),
-        owner: actor.clone(),
-        org_id: caller.org_id.clone(),
-        acl: Acl::from([(actor.clone(), Role::Owner)]),
-        status: Status::Untested,
-        status_code: None,
-        status_reason: None,
-        status_trigger: None,
-        verified_at: None,
-        status_changed_at: None,
-        tags: input.tags,
-        version: 1,
-        created_at: now,
-        created_by: actor.clone(),
-        updated_at: now,
-        updated_by: actor.clone(),
-        deleted_at: None,
-        deleted_by: None,
-        purge_at: None,
-        token: Default::default(),
-    };
-    // Token credentials get their first token from the next sweep (or a just-in-time resolve).
-    if record.refreshable() {
-        record.token.schedule(Some(now));
-    }
+    let mut record = CredentialRecord::new(
+        id.clone(),
+        caller,
+        (&connector.id, &auth.id),
+        fields.public,
+        fields.secrets.names(),
+        now,
+    );
+    record.name = input.name;
+    record.description = input.description;
+    record.tags = input.tags;
     let transition = report
         .as_ref()
         .and_then(|r| record.observe(&r.observation, Trigger::Create, now));
@@ -134,7 +110,6 @@ pub async fn create(
         idempotency: idempotency_key.as_ref().map(|k| (k, &idempotency)),
         ..Write::create(
             record,
-            fields.secrets,
             HistoryEntry::new(HistoryAction::Created, &actor, now),
         )
     };
@@ -152,7 +127,9 @@ pub async fn create(
             write = write.and_history(status_line(&actor, now, to, &o.code, Trigger::Create));
         }
     }
-    let record = match commit(&svc.backends, write).await? {
+    let secrets = Secrets::First(fields.secrets);
+    let record = match commit_with_secrets(&*svc.ports.store, &*svc.secrets, write, secrets).await?
+    {
         Committed::Written(record) => *record,
         Committed::Conflict => {
             return Err(ApiError::internal(
@@ -164,7 +141,7 @@ pub async fn create(
                 ApiError::internal("an idempotency conflict without an idempotency key")
             })?;
             // A concurrent retry won the race: answer as it did.
-            let previous = svc.backends.store.idempotency(key).await?.ok_or_else(|| {
+            let previous = svc.ports.store.idempotency(key).await?.ok_or_else(|| {
                 ApiError::conflict(
                     "request_in_progress",
                     "another request with this Idempotency-Key is in progress; retry shortly",
@@ -174,7 +151,7 @@ pub async fn create(
         }
     };
     tracing::info!(credential_id = %id, connector = %record.connector, "credential created");
-    svc.backends
+    svc.ports
         .events
         .publish(
             "CredentialCreated",
@@ -186,7 +163,7 @@ pub async fn create(
         .await;
     if let (Some(transition), Some(report)) = (transition, &report) {
         status_changed(
-            &svc.backends,
+            &svc.ports,
             &record,
             transition,
             &report.observation,
@@ -233,7 +210,7 @@ async fn replay(
         ));
     }
     let record = svc
-        .backends
+        .ports
         .store
         .get(&previous.credential_id)
         .await?

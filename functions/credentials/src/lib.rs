@@ -12,19 +12,30 @@ use latchkey_shared::catalog::{catalog, ConnectorList};
 use latchkey_shared::config::Config;
 use latchkey_shared::error::ApiError;
 use latchkey_shared::http::{self, json_response, respond};
-use latchkey_shared::Backends;
+use latchkey_shared::ports::{Ports, SecretStore};
+use std::sync::Arc;
 
 /// Everything a request needs, built once per cold start.
 pub struct Service {
-    backends: Backends,
+    ports: Ports,
+    secrets: Arc<dyn SecretStore>,
     testers: latchkey_shared::testers::Testers,
     config: Config,
 }
 
 impl Service {
     pub fn new(aws: &aws_config::SdkConfig, config: Config) -> Self {
+        Self::with_ports(
+            latchkey_shared::aws::ports(aws, &config),
+            latchkey_shared::aws::secrets(aws, &config),
+            config,
+        )
+    }
+
+    pub fn with_ports(ports: Ports, secrets: Arc<dyn SecretStore>, config: Config) -> Self {
         Self {
-            backends: Backends::new(aws, &config),
+            ports,
+            secrets,
             testers: latchkey_shared::testers::Testers::from_config(&config),
             config,
         }
@@ -86,7 +97,7 @@ async fn refresh_now(
 ) -> Result<Response<Body>, ApiError> {
     use latchkey_shared::refresh::{RefreshOutcome, Refresher, SkipReason, When};
     let (record, role) = latchkey_shared::handler::load_for(
-        &svc.backends.store,
+        &*svc.ports.store,
         req,
         caller,
         latchkey_shared::authz::Action::Refresh,
@@ -101,11 +112,11 @@ async fn refresh_now(
     }
     // A refresh on demand reaches a URL the caller may have chosen and says how it went:
     // as much an oracle as a connection test, so it counts as one.
-    latchkey_shared::http::admit_connection_test(&svc.backends.store, svc.config.test_rate, caller)
-        .await?;
+    latchkey_shared::http::admit_connection_test(&svc.ports, svc.config.test_rate, caller).await?;
     let refresher = Refresher {
-        backends: &svc.backends,
-        testers: &svc.testers,
+        ports: &svc.ports,
+        secrets: &*svc.secrets,
+        provider: &svc.testers,
         margin: svc.config.refresh_margin,
     };
     let outcome = refresher
@@ -122,7 +133,7 @@ async fn refresh_now(
         ));
     }
     let now = svc
-        .backends
+        .ports
         .store
         .get(&record.id)
         .await?
@@ -157,3 +168,6 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     struct Doc;
     <Doc as utoipa::OpenApi>::openapi()
 }
+
+#[cfg(test)]
+mod tests;

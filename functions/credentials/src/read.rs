@@ -36,7 +36,7 @@ pub async fn get(
     caller: &Caller,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
-    let (record, role) = load_for(&svc.backends.store, req, caller, Action::View).await?;
+    let (record, role) = load_for(&*svc.ports.store, req, caller, Action::View).await?;
     refuse_deleted(&record)?;
     Ok(credential_response(200, &record.view(role)))
 }
@@ -181,7 +181,7 @@ pub async fn list(
 
     let principals = caller.principals();
     let per_principal = try_join_all(principals.iter().map(|p| {
-        svc.backends
+        svc.ports
             .store
             .granted_to(&caller.org_id, p, after.as_ref(), limit as i32)
     }))
@@ -197,7 +197,7 @@ pub async fn list(
     }
     let examined: Vec<CredentialId> = ids.into_iter().collect();
 
-    let mut records = svc.backends.store.get_many(&examined).await?;
+    let mut records = svc.ports.store.get_many(&examined).await?;
     records.sort_by(|a, b| a.id.cmp(&b.id));
     // The ACL on the metadata item is the source of truth; the index only finds candidates.
     let items: Vec<CredentialView> = records
@@ -235,12 +235,12 @@ pub async fn history(
     caller: &Caller,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
-    let (record, _) = load_for(&svc.backends.store, req, caller, Action::ViewHistory).await?;
+    let (record, _) = load_for(&*svc.ports.store, req, caller, Action::ViewHistory).await?;
     let limit = page_limit(req)?;
     let listing = format!("history:{}", record.id);
     let after = page_position(req, caller, &listing)?;
     let (entries, next) = svc
-        .backends
+        .ports
         .store
         .history(&record.id, limit as i32, after)
         .await?;

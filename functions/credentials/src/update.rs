@@ -4,17 +4,17 @@
 use lambda_http::{Body, Request, Response};
 use latchkey_shared::authz::Action;
 use latchkey_shared::catalog::{catalog, SecretFields};
-use latchkey_shared::commit::Write;
+use latchkey_shared::commit::{commit_with_secrets, Secrets, Write};
 use latchkey_shared::domain::Caller;
 use latchkey_shared::error::ApiError;
-use latchkey_shared::handler::{check_if_match, commit, load_for, refuse_deleted, touch};
+use latchkey_shared::handler::{check_if_match, commit, load_for, refuse_deleted, settle, touch};
 use latchkey_shared::http::{credential_response, if_match_version, json_object, query_param};
 use latchkey_shared::record::{HistoryAction, HistoryEntry};
 use latchkey_shared::store::Expiry;
 use latchkey_shared::vault::Pending;
 use serde_json::json;
 use std::collections::BTreeSet;
-use time::{Duration, OffsetDateTime};
+use time::Duration;
 
 use latchkey_shared::api::CredentialView;
 use latchkey_shared::domain::CredentialId;
@@ -43,7 +43,7 @@ pub async fn patch(
     caller: &Caller,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
-    let (record, role) = load_for(&svc.backends.store, req, caller, Action::Edit).await?;
+    let (record, role) = load_for(&*svc.ports.store, req, caller, Action::Edit).await?;
     refuse_deleted(&record)?;
     let if_match = if_match_version(req)?;
     check_if_match(if_match, &record)?;
@@ -80,7 +80,7 @@ pub async fn patch(
         return Ok(credential_response(200, &record.view(role)));
     }
 
-    let now = OffsetDateTime::now_utc();
+    let now = svc.ports.now();
     // The complete new secret set when the secrets or any connection detail change: the stored
     // values of secrets the request did not mention, and the ones it supplied. A new version even
     // when the values stay: an interrupted refresh or connect is adopted only from the version
@@ -94,10 +94,7 @@ pub async fn patch(
         let mut secrets = if kept.is_empty() {
             SecretFields::default()
         } else {
-            svc.backends
-                .vault
-                .read(&record.id, &record.secret_version)
-                .await?
+            svc.secrets.read(&record.id, &record.secret_version).await?
         };
         secrets.0.retain(|name, _| kept.contains(name));
         secrets.0.extend(changes.new_secrets.0);
@@ -129,13 +126,18 @@ pub async fn patch(
     let actor = caller.as_actor();
     let history =
         HistoryEntry::new(HistoryAction::Edited, &actor, now).with_fields(changed.iter().cloned());
-    let mut write = Write::update(&record, next, history);
-    if let Some(secrets) = new_secrets {
-        write = write.with_secrets(secrets, Pending::Edit);
-    }
-    let next = commit(&svc.backends, write, if_match).await?;
+    let write = Write::update(&record, next, history);
+    let next = match new_secrets {
+        Some(secrets) => {
+            let secrets = Secrets::Replace(secrets, Pending::Edit);
+            let committed =
+                commit_with_secrets(&*svc.ports.store, &*svc.secrets, write, secrets).await?;
+            settle(committed, if_match)?
+        }
+        None => commit(&*svc.ports.store, write, if_match).await?,
+    };
     tracing::info!(credential_id = %record.id, version = next.version, "credential edited");
-    svc.backends
+    svc.ports
         .events
         .publish(
             "CredentialUpdated",
@@ -164,7 +166,7 @@ pub async fn delete(
     caller: &Caller,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
-    let (record, role) = load_for(&svc.backends.store, req, caller, Action::Delete).await?;
+    let (record, role) = load_for(&*svc.ports.store, req, caller, Action::Delete).await?;
     refuse_deleted(&record)?;
     let force = match query_param(req, "force").as_deref() {
         None | Some("false") => false,
@@ -179,7 +181,7 @@ pub async fn delete(
     let if_match = if_match_version(req)?;
     check_if_match(if_match, &record)?;
     if !force {
-        let in_use = svc.backends.store.usage_count(&record.id).await?;
+        let in_use = svc.ports.store.usage_count(&record.id).await?;
         if in_use > 0 {
             return Err(ApiError::conflict(
                 "credential_in_use",
@@ -190,7 +192,7 @@ pub async fn delete(
         }
     }
 
-    let now = OffsetDateTime::now_utc();
+    let now = svc.ports.now();
     let window = i64::from(svc.config.recovery_window_days);
     let purge_at = now + Duration::days(window);
     let mut next = record.clone();
@@ -201,20 +203,15 @@ pub async fn delete(
     let history = HistoryEntry::new(HistoryAction::Deleted, &caller.as_actor(), now);
     // DynamoDB removes the metadata and grants after the window...
     let write = Write::update(&record, next, history).with_expiry(Expiry::Set(purge_at));
-    let next = commit(&svc.backends, write, if_match).await?;
+    let next = commit(&*svc.ports.store, write, if_match).await?;
     // ...and Secrets Manager the secret a day later, so metadata never outlives its secret in a
     // usable state. If scheduling fails the secret simply stays; restore does not mind.
-    if let Err(e) = svc
-        .backends
-        .vault
-        .schedule_delete(&record.id, window + 1)
-        .await
-    {
+    if let Err(e) = svc.secrets.schedule_delete(&record.id, window + 1).await {
         tracing::error!(credential_id = %record.id, error = %e, "secret deletion not scheduled");
     }
     tracing::info!(credential_id = %record.id, force, "credential deleted");
     let view = next.view(role);
-    svc.backends
+    svc.ports
         .events
         .publish(
             "CredentialDeleted",
@@ -239,8 +236,8 @@ pub async fn restore(
     caller: &Caller,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
-    let (record, role) = load_for(&svc.backends.store, req, caller, Action::Restore).await?;
-    let now = OffsetDateTime::now_utc();
+    let (record, role) = load_for(&*svc.ports.store, req, caller, Action::Restore).await?;
+    let now = svc.ports.now();
     match record.purge_at {
         None => {
             return Err(ApiError::conflict(
@@ -259,7 +256,7 @@ pub async fn restore(
     }
     // Secret first: if this fails nothing has changed; if the commit below fails, a restored
     // secret under deleted metadata is harmless and the retry completes it.
-    svc.backends.vault.restore(&record.id).await?;
+    svc.secrets.restore(&record.id).await?;
     let mut next = record.clone();
     next.deleted_at = None;
     next.deleted_by = None;
@@ -267,9 +264,9 @@ pub async fn restore(
     touch(&mut next, caller, now);
     let history = HistoryEntry::new(HistoryAction::Restored, &caller.as_actor(), now);
     let write = Write::update(&record, next, history).with_expiry(Expiry::Clear);
-    let next = commit(&svc.backends, write, None).await?;
+    let next = commit(&*svc.ports.store, write, None).await?;
     tracing::info!(credential_id = %record.id, "credential restored");
-    svc.backends
+    svc.ports
         .events
         .publish(
             "CredentialRestored",

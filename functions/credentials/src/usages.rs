@@ -11,7 +11,6 @@ use latchkey_shared::handler::{load_for, refuse_deleted};
 use latchkey_shared::http::{json_object, json_response, path_param};
 use latchkey_shared::record::{HistoryAction, HistoryEntry};
 use latchkey_shared::store::{Usage, UsageChange};
-use time::OffsetDateTime;
 
 use crate::read::{page_limit, page_position, PageQuery};
 use crate::Service;
@@ -45,12 +44,12 @@ pub async fn list(
     caller: &Caller,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
-    let (record, _) = load_for(&svc.backends.store, req, caller, Action::ViewUsages).await?;
+    let (record, _) = load_for(&*svc.ports.store, req, caller, Action::ViewUsages).await?;
     let limit = page_limit(req)?;
     let listing = format!("usages:{}", record.id);
     let after = page_position(req, caller, &listing)?;
     let (usages, next) = svc
-        .backends
+        .ports
         .store
         .usages(&record.id, limit as i32, after)
         .await?;
@@ -82,7 +81,7 @@ pub async fn attach(
     caller: &Caller,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
-    let (record, _) = load_for(&svc.backends.store, req, caller, Action::AttachUsage).await?;
+    let (record, _) = load_for(&*svc.ports.store, req, caller, Action::AttachUsage).await?;
     refuse_deleted(&record)?;
     let body = json_object(req)?;
     let mut usage = Usage {
@@ -90,7 +89,7 @@ pub async fn attach(
         resource_id: String::new(),
         name: None,
         added_by: caller.as_actor(),
-        added_at: OffsetDateTime::now_utc(),
+        added_at: svc.ports.now(),
     };
     for (key, value) in &body {
         let text = value.as_str();
@@ -124,7 +123,7 @@ pub async fn attach(
         ));
     }
     if let Some(existing) = svc
-        .backends
+        .ports
         .store
         .usage(&record.id, &usage.kind, &usage.resource_id)
         .await?
@@ -138,7 +137,7 @@ pub async fn attach(
     )
     .with_usage(format!("{}:{}", usage.kind, usage.resource_id));
     if !svc
-        .backends
+        .ports
         .store
         .write_usage(&record.id, UsageChange::Add(&usage), &history)
         .await?
@@ -166,7 +165,7 @@ pub async fn detach(
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
     // Visibility first (404 for strangers), then whether this caller may detach this usage.
-    let (record, _) = load_for(&svc.backends.store, req, caller, Action::ViewUsages).await?;
+    let (record, _) = load_for(&*svc.ports.store, req, caller, Action::ViewUsages).await?;
     refuse_deleted(&record)?;
     let kind = kind(&path_param(req, "kind").unwrap_or_default())?;
     let resource_id = parse_external_id(
@@ -174,7 +173,7 @@ pub async fn detach(
         &path_param(req, "rid").unwrap_or_default(),
     )?;
     let usage = svc
-        .backends
+        .ports
         .store
         .usage(&record.id, &kind, &resource_id)
         .await?
@@ -191,7 +190,7 @@ pub async fn detach(
     let history = HistoryEntry::new(
         HistoryAction::UsageRemoved,
         &caller.as_actor(),
-        OffsetDateTime::now_utc(),
+        svc.ports.now(),
     )
     .with_usage(format!("{kind}:{resource_id}"));
     let change = UsageChange::Remove {
@@ -199,7 +198,7 @@ pub async fn detach(
         resource_id: &resource_id,
     };
     if !svc
-        .backends
+        .ports
         .store
         .write_usage(&record.id, change, &history)
         .await?

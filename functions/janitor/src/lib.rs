@@ -6,10 +6,11 @@ use lambda_runtime::LambdaEvent;
 use latchkey_shared::config::Config;
 use latchkey_shared::domain::CredentialId;
 use latchkey_shared::error::ApiError;
-use latchkey_shared::Backends;
+use latchkey_shared::ports::{Ports, SecretStore};
 use serde::Serialize;
 use std::collections::HashSet;
-use time::{Duration, OffsetDateTime};
+use std::sync::Arc;
+use time::Duration;
 
 #[derive(Debug, Default, Serialize, PartialEq, Eq)]
 pub struct SweepReport {
@@ -20,14 +21,24 @@ pub struct SweepReport {
 }
 
 pub struct Janitor {
-    backends: Backends,
+    ports: Ports,
+    secrets: Arc<dyn SecretStore>,
     min_age: Duration,
 }
 
 impl Janitor {
     pub fn new(aws: &aws_config::SdkConfig, config: &Config) -> Self {
+        Self::with_ports(
+            latchkey_shared::aws::ports(aws, config),
+            latchkey_shared::aws::secrets(aws, config),
+            config,
+        )
+    }
+
+    pub fn with_ports(ports: Ports, secrets: Arc<dyn SecretStore>, config: &Config) -> Self {
         Self {
-            backends: Backends::new(aws, config),
+            ports,
+            secrets,
             min_age: Duration::minutes(i64::from(config.orphan_min_age_minutes)),
         }
     }
@@ -42,8 +53,8 @@ impl Janitor {
 
     #[tracing::instrument(skip_all)]
     pub async fn sweep(&self) -> Result<SweepReport, ApiError> {
-        let cutoff = OffsetDateTime::now_utc() - self.min_age;
-        let secrets = self.backends.vault.tagged_secrets().await?;
+        let cutoff = self.ports.now() - self.min_age;
+        let secrets = self.secrets.tagged_secrets().await?;
         let mut report = SweepReport {
             examined: secrets.len(),
             ..SweepReport::default()
@@ -57,7 +68,7 @@ impl Janitor {
         // One batch read per 100 secrets, not one read each: the sweep stays well inside its
         // timeout at tens of thousands of credentials.
         let named: HashSet<CredentialId> = self
-            .backends
+            .ports
             .store
             .get_many(&candidates)
             .await?
@@ -65,7 +76,7 @@ impl Janitor {
             .map(|record| record.id)
             .collect();
         for id in candidates.iter().filter(|id| !named.contains(*id)) {
-            self.backends.vault.destroy_unreferenced(id).await?;
+            self.secrets.destroy_unreferenced(id).await?;
             tracing::info!(credential_id = %id, "orphan secret removed");
             report.removed += 1;
         }
@@ -77,3 +88,6 @@ impl Janitor {
         Ok(report)
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -14,15 +14,15 @@ use latchkey_shared::domain::{Caller, CredentialId};
 use latchkey_shared::error::ApiError;
 use latchkey_shared::handler::{load_for, refuse_deleted};
 use latchkey_shared::http::{self, json_response, query_param, respond};
+use latchkey_shared::ports::{Ports, SecretStore};
 use latchkey_shared::refresh::{store_tokens, NewTokens, TokenSource};
 use latchkey_shared::store::OAuthPending;
 use latchkey_shared::testers::{Target, Testers};
-use latchkey_shared::Backends;
 use oauth2::basic::BasicClient;
 use oauth2::{AuthUrl, ClientId, CsrfToken, PkceCodeChallenge, RedirectUrl, Scope};
 use serde_json::{json, Value};
+use std::sync::Arc;
 use std::time::Duration;
-use time::OffsetDateTime;
 
 /// A digest of what a connect depends on: the auth type and where the person and the code go.
 fn connects_to(record: &latchkey_shared::record::CredentialRecord) -> String {
@@ -38,7 +38,8 @@ fn connects_to(record: &latchkey_shared::record::CredentialRecord) -> String {
 }
 
 pub struct Service {
-    backends: Backends,
+    ports: Ports,
+    secrets: Arc<dyn SecretStore>,
     testers: Testers,
     redirect_uri: Option<String>,
     done_url: String,
@@ -59,8 +60,17 @@ fn redirect(location: &str, body: &impl serde::Serialize) -> Result<Response<Bod
 
 impl Service {
     pub fn new(aws: &aws_config::SdkConfig, config: &Config) -> Self {
+        Self::with_ports(
+            latchkey_shared::aws::ports(aws, config),
+            latchkey_shared::aws::secrets(aws, config),
+            config,
+        )
+    }
+
+    pub fn with_ports(ports: Ports, secrets: Arc<dyn SecretStore>, config: &Config) -> Self {
         Self {
-            backends: Backends::new(aws, config),
+            ports,
+            secrets,
             testers: Testers::from_config(config),
             redirect_uri: config.oauth_redirect_uri.clone(),
             done_url: config.oauth_done_url.clone(),
@@ -129,7 +139,7 @@ async fn start_connect(
     caller: &Caller,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
-    let (record, _) = load_for(&svc.backends.store, req, caller, Action::Connect).await?;
+    let (record, _) = load_for(&*svc.ports.store, req, caller, Action::Connect).await?;
     refuse_deleted(&record)?;
     if record.auth_type != "oauth2_authorization_code" {
         return Err(ApiError::unprocessable(
@@ -178,9 +188,9 @@ async fn start_connect(
         actor: caller.as_actor(),
         initiator: caller.clone(),
         connects_to: connects_to(&record),
-        expires_at: OffsetDateTime::now_utc() + time::Duration::minutes(10),
+        expires_at: svc.ports.now() + time::Duration::minutes(10),
     };
-    svc.backends
+    svc.ports
         .store
         .put_oauth_state(state.secret(), &pending)
         .await?;
@@ -256,7 +266,9 @@ fn wants_json(req: &Request) -> bool {
 async fn callback(svc: &Service, req: &Request) -> Result<Response<Body>, ApiError> {
     let state = query_param(req, "state")
         .ok_or_else(|| ApiError::bad_request("invalid_state", "the callback has no state"))?;
-    let Some(pending) = svc.backends.store.take_oauth_state(&state).await? else {
+    let pending = svc.ports.store.take_oauth_state(&state).await?;
+    // A state works once, and not after it expired.
+    let Some(pending) = pending.filter(|p| p.expires_at > svc.ports.now()) else {
         return Err(ApiError::bad_request(
             "invalid_state",
             "this authorization is unknown, used or older than ten minutes; start again",
@@ -274,7 +286,7 @@ async fn callback(svc: &Service, req: &Request) -> Result<Response<Body>, ApiErr
     }
     let code = query_param(req, "code")
         .ok_or_else(|| ApiError::bad_request("missing_code", "the provider sent no code"))?;
-    let Some(record) = svc.backends.store.get(&id).await? else {
+    let Some(record) = svc.ports.store.get(&id).await? else {
         return svc.done(Some(&id), ("error", "credential_gone"));
     };
     if record.is_deleted() {
@@ -297,11 +309,7 @@ async fn callback(svc: &Service, req: &Request) -> Result<Response<Body>, ApiErr
         tracing::info!(credential_id = %id, "connect refused: the credential changed since the authorize step");
         return svc.done(Some(&id), ("error", "credential_changed"));
     }
-    let secrets = svc
-        .backends
-        .vault
-        .read(&record.id, &record.secret_version)
-        .await?;
+    let secrets = svc.secrets.read(&record.id, &record.secret_version).await?;
     let target = Target::of(&record, &secrets);
     let tokens = match svc
         .testers
@@ -322,7 +330,7 @@ async fn callback(svc: &Service, req: &Request) -> Result<Response<Body>, ApiErr
         actor: &pending.actor,
         margin: svc.margin,
     };
-    let stored = store_tokens(&svc.backends, new).await?;
+    let stored = store_tokens(&svc.ports, &*svc.secrets, new).await?;
     match stored {
         Some(_) => svc.done(Some(&id), ("result", "connected")),
         None => svc.done(Some(&id), ("error", "credential_changed")),
@@ -338,59 +346,4 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_done_location_keeps_a_relative_url_relative_and_adds_the_outcome() {
-        let id = CredentialId::parse("cred_01jd5k3m9x0000000000000000").unwrap();
-        for (done_url, expected) in [
-            (
-                "../console/connected",
-                "../console/connected?credential_id=cred_01jd5k3m9x0000000000000000&result=connected",
-            ),
-            (
-                "/app?tab=1",
-                "/app?tab=1&credential_id=cred_01jd5k3m9x0000000000000000&result=connected",
-            ),
-            (
-                "https://app.example.com/credentials",
-                "https://app.example.com/credentials?credential_id=cred_01jd5k3m9x0000000000000000&result=connected",
-            ),
-            (
-                "https://app.example.com/c?x=1",
-                "https://app.example.com/c?x=1&credential_id=cred_01jd5k3m9x0000000000000000&result=connected",
-            ),
-        ] {
-            assert_eq!(
-                done_location(done_url, Some(&id), ("result", "connected")),
-                expected
-            );
-        }
-        // Resolved as a browser does, against the callback behind a stage.
-        let callback =
-            url::Url::parse("https://api.example.com/dev/oauth/callback?code=x").unwrap();
-        let location = done_location("../console/connected", None, ("error", "access_denied"));
-        assert_eq!(
-            callback.join(&location).unwrap().as_str(),
-            "https://api.example.com/dev/console/connected?error=access_denied"
-        );
-    }
-
-    #[test]
-    fn json_is_wanted_only_when_accept_names_it() {
-        let with = |accept: &str| {
-            let mut req = Request::default();
-            req.headers_mut().insert(
-                lambda_http::http::header::ACCEPT,
-                HeaderValue::from_str(accept).unwrap(),
-            );
-            wants_json(&req)
-        };
-        assert!(with("application/json"));
-        assert!(with("text/plain, application/json;q=0.9"));
-        assert!(!with("text/html,application/xhtml+xml,*/*;q=0.8"));
-        assert!(!with("application/jsonx"));
-        assert!(!wants_json(&Request::default()));
-    }
-}
+mod tests;

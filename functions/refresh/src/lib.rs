@@ -5,12 +5,11 @@ use futures::stream::{self, StreamExt};
 use lambda_runtime::LambdaEvent;
 use latchkey_shared::config::Config;
 use latchkey_shared::error::ApiError;
+use latchkey_shared::ports::{Ports, SecretStore, TokenEndpoint};
 use latchkey_shared::refresh::{RefreshOutcome, Refresher, When};
-use latchkey_shared::testers::Testers;
-use latchkey_shared::Backends;
 use serde::Serialize;
+use std::sync::Arc;
 use std::time::Duration;
-use time::OffsetDateTime;
 
 /// Who the history says refreshed a credential when nobody asked.
 pub const SWEEP_ACTOR: &str = "service:refresh";
@@ -28,8 +27,9 @@ pub struct SweepReport {
 }
 
 pub struct Sweeper {
-    backends: Backends,
-    testers: Testers,
+    ports: Ports,
+    secrets: Arc<dyn SecretStore>,
+    provider: Arc<dyn TokenEndpoint>,
     margin: Option<Duration>,
     period: Duration,
     concurrency: usize,
@@ -45,9 +45,26 @@ impl Sweeper {
         config: &Config,
         concurrency: usize,
     ) -> Self {
+        Self::with_ports(
+            latchkey_shared::aws::ports(aws, config),
+            latchkey_shared::aws::secrets(aws, config),
+            Arc::new(latchkey_shared::testers::Testers::from_config(config)),
+            config,
+            concurrency,
+        )
+    }
+
+    pub fn with_ports(
+        ports: Ports,
+        secrets: Arc<dyn SecretStore>,
+        provider: Arc<dyn TokenEndpoint>,
+        config: &Config,
+        concurrency: usize,
+    ) -> Self {
         Self {
-            backends: Backends::new(aws, config),
-            testers: Testers::from_config(config),
+            ports,
+            secrets,
+            provider,
             margin: config.refresh_margin,
             period: config.refresh_period,
             concurrency: concurrency.max(1),
@@ -65,15 +82,16 @@ impl Sweeper {
     #[tracing::instrument(skip_all)]
     pub async fn sweep(&self) -> Result<SweepReport, ApiError> {
         // Whatever falls due before the next sweep is refreshed now, so nothing waits a period.
-        let horizon = OffsetDateTime::now_utc() + self.period;
+        let horizon = self.ports.now() + self.period;
         let (due, items_read) = self
-            .backends
+            .ports
             .store
             .due_for_refresh(horizon.unix_timestamp())
             .await?;
         let refresher = Refresher {
-            backends: &self.backends,
-            testers: &self.testers,
+            ports: &self.ports,
+            secrets: &*self.secrets,
+            provider: &*self.provider,
             margin: self.margin,
         };
         let outcomes: Vec<Result<RefreshOutcome, ApiError>> = stream::iter(&due)

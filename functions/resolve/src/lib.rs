@@ -12,20 +12,21 @@ use latchkey_shared::config::Config;
 use latchkey_shared::domain::{parse_external_id, Caller, CredentialId};
 use latchkey_shared::error::ApiError;
 use latchkey_shared::handler::refuse_deleted;
+use latchkey_shared::ports::{Ports, SecretStore, TokenEndpoint};
 use latchkey_shared::record::{CredentialRecord, HistoryAction, HistoryEntry};
 use latchkey_shared::refresh::{RefreshOutcome, Refresher, SkipReason, When};
 use latchkey_shared::status::{Observation, Trigger, Verdict};
-use latchkey_shared::testers::Testers;
 use latchkey_shared::validity::{self, Recorded};
-use latchkey_shared::Backends;
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
+use std::sync::Arc;
 use time::OffsetDateTime;
 
 pub struct Resolver {
-    backends: Backends,
-    testers: Testers,
+    ports: Ports,
+    secrets: Arc<dyn SecretStore>,
+    provider: Arc<dyn TokenEndpoint>,
     margin: Option<std::time::Duration>,
 }
 
@@ -97,10 +98,25 @@ impl Usage {
 
 impl Resolver {
     pub fn new(aws: &aws_config::SdkConfig, config: &Config) -> Self {
+        Self::with_ports(
+            latchkey_shared::aws::ports(aws, config),
+            latchkey_shared::aws::secrets(aws, config),
+            Arc::new(latchkey_shared::testers::Testers::from_config(config)),
+            config.refresh_margin,
+        )
+    }
+
+    pub fn with_ports(
+        ports: Ports,
+        secrets: Arc<dyn SecretStore>,
+        provider: Arc<dyn TokenEndpoint>,
+        margin: Option<std::time::Duration>,
+    ) -> Self {
         Self {
-            backends: Backends::new(aws, config),
-            testers: Testers::from_config(config),
-            margin: config.refresh_margin,
+            ports,
+            secrets,
+            provider,
+            margin,
         }
     }
 
@@ -154,7 +170,7 @@ impl Resolver {
     ) -> Result<CredentialRecord, ApiError> {
         let id = CredentialId::parse(raw_id)?;
         let record = self
-            .backends
+            .ports
             .store
             .get(&id)
             .await?
@@ -172,27 +188,20 @@ impl Resolver {
     ) -> Result<Value, ApiError> {
         let mut record = self.load(raw_id, caller, Action::Use).await?;
         let usage = usage.map(|u| u.label()).transpose()?;
-        if record.is_token_based() && token_due(&record) {
+        if record.is_token_based() && token_due(&record, self.ports.now()) {
             // Boxed: the refresh future is deep, and the resolve future stays small.
             record = Box::pin(self.refresh_just_in_time(record)).await?;
         }
         let secrets = self
-            .backends
-            .vault
+            .secrets
             .read(&record.id, &record.secret_version)
             .await?;
-        let mut entry = HistoryEntry::new(
-            HistoryAction::Used,
-            &caller.as_actor(),
-            OffsetDateTime::now_utc(),
-        );
+        let mut entry =
+            HistoryEntry::new(HistoryAction::Used, &caller.as_actor(), self.ports.now());
         if let Some(u) = &usage {
             entry = entry.with_usage(u.clone());
         }
-        self.backends
-            .store
-            .append_history(&record.id, &entry)
-            .await?;
+        self.ports.store.append_history(&record.id, &entry).await?;
         tracing::info!(credential_id = %record.id, usage = usage.as_deref().unwrap_or("-"), "connection material handed out");
         let secret_values: Map<String, Value> = secrets
             .0
@@ -218,17 +227,14 @@ impl Resolver {
         record: CredentialRecord,
     ) -> Result<CredentialRecord, ApiError> {
         let refresher = Refresher {
-            backends: &self.backends,
-            testers: &self.testers,
+            ports: &self.ports,
+            secrets: &*self.secrets,
+            provider: &*self.provider,
             margin: self.margin,
         };
         for _ in 0..50 {
             let outcome = refresher
-                .refresh(
-                    &record.id,
-                    When::DueBy(OffsetDateTime::now_utc()),
-                    "service:resolve",
-                )
+                .refresh(&record.id, When::DueBy(self.ports.now()), "service:resolve")
                 .await?;
             if outcome
                 != (RefreshOutcome::Skipped {
@@ -239,7 +245,7 @@ impl Resolver {
             }
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
-        Ok(self.backends.store.get(&record.id).await?.unwrap_or(record))
+        Ok(self.ports.store.get(&record.id).await?.unwrap_or(record))
     }
 
     async fn report_failure(
@@ -263,7 +269,7 @@ impl Resolver {
             },
         );
         let recorded = validity::record(
-            &self.backends,
+            &self.ports,
             &record,
             &observation,
             Trigger::Flow,
@@ -287,8 +293,10 @@ fn flow_needs(record: &CredentialRecord, name: &str) -> bool {
 }
 
 /// A token that has expired, is missing, or is inside its refresh margin.
-fn token_due(record: &CredentialRecord) -> bool {
-    let now = OffsetDateTime::now_utc();
+fn token_due(record: &CredentialRecord, now: OffsetDateTime) -> bool {
     record.token.next_refresh_at().is_some_and(|due| due <= now)
         || record.token.token_expires_at.is_none_or(|exp| exp <= now)
 }
+
+#[cfg(test)]
+mod tests;

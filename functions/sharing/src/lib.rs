@@ -13,25 +13,27 @@ use latchkey_shared::handler::{commit, load_for, refuse_deleted, touch};
 use latchkey_shared::http::{
     self, credential_response, json_object, json_response, path_param, respond,
 };
+use latchkey_shared::ports::Ports;
 use latchkey_shared::record::{CredentialRecord, HistoryAction, HistoryEntry};
 use latchkey_shared::store::Grants;
-use latchkey_shared::Backends;
 use serde_json::{json, Value};
-use time::OffsetDateTime;
 
 /// Grants per credential. Every grant is an item in the sharing transaction (limit 100), and
 /// a credential shared with more than this is better shared with a team.
 const MAX_GRANTS: usize = 50;
 
+/// Given no secret store: sharing never reads or writes a secret (its IAM role cannot either).
 pub struct Service {
-    backends: Backends,
+    ports: Ports,
 }
 
 impl Service {
     pub fn new(aws: &aws_config::SdkConfig, config: &latchkey_shared::config::Config) -> Self {
-        Self {
-            backends: Backends::new(aws, config),
-        }
+        Self::with_ports(latchkey_shared::aws::ports(aws, config))
+    }
+
+    pub fn with_ports(ports: Ports) -> Self {
+        Self { ports }
     }
 
     /// Answers every request with a response; only a broken runtime is an `Err`.
@@ -63,7 +65,7 @@ async fn accessors(
     caller: &Caller,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
-    let (record, _) = load_for(&svc.backends.store, req, caller, Action::ViewAccessors).await?;
+    let (record, _) = load_for(&*svc.ports.store, req, caller, Action::ViewAccessors).await?;
     Ok(json_response(200, &accessors_view(&record)))
 }
 
@@ -84,7 +86,7 @@ async fn accessors(
 async fn grant(svc: &Service, caller: &Caller, req: &Request) -> Result<Response<Body>, ApiError> {
     let principal = path_principal(req)?;
     let role = requested_role(req)?;
-    let record = latchkey_shared::handler::load(&svc.backends.store, req).await?;
+    let record = latchkey_shared::handler::load(&*svc.ports.store, req).await?;
     let key = principal.to_string();
     let previous = record.acl.get(&key).copied();
     // Changing an admin grant is as much a matter for the owner as creating one.
@@ -119,7 +121,7 @@ async fn grant(svc: &Service, caller: &Caller, req: &Request) -> Result<Response
         ));
     }
 
-    let now = OffsetDateTime::now_utc();
+    let now = svc.ports.now();
     let mut next = record.clone();
     next.acl.insert(key.clone(), role);
     touch(&mut next, caller, now);
@@ -133,9 +135,9 @@ async fn grant(svc: &Service, caller: &Caller, req: &Request) -> Result<Response
         grants: Grants::Only(vec![key.clone()]),
         ..Write::update(&record, next, history)
     };
-    commit(&svc.backends, change, None).await?;
+    commit(&*svc.ports.store, change, None).await?;
     tracing::info!(credential_id = %record.id, principal = %key, role = role.as_str(), "grant set");
-    svc.backends
+    svc.ports
         .events
         .publish(
             "CredentialShared",
@@ -162,7 +164,7 @@ async fn grant(svc: &Service, caller: &Caller, req: &Request) -> Result<Response
 )]
 async fn revoke(svc: &Service, caller: &Caller, req: &Request) -> Result<Response<Body>, ApiError> {
     let principal = path_principal(req)?;
-    let record = latchkey_shared::handler::load(&svc.backends.store, req).await?;
+    let record = latchkey_shared::handler::load(&*svc.ports.store, req).await?;
     let key = principal.to_string();
     // Strangers learn nothing, not even whether such a grant exists.
     effective_role(&record.acl, &record.org_id, caller).ok_or_else(ApiError::not_found)?;
@@ -188,7 +190,7 @@ async fn revoke(svc: &Service, caller: &Caller, req: &Request) -> Result<Respons
         ));
     }
 
-    let now = OffsetDateTime::now_utc();
+    let now = svc.ports.now();
     let mut next = record.clone();
     next.acl.remove(&key);
     touch(&mut next, caller, now);
@@ -198,9 +200,9 @@ async fn revoke(svc: &Service, caller: &Caller, req: &Request) -> Result<Respons
         revoked: vec![key.clone()],
         ..Write::update(&record, next, history)
     };
-    commit(&svc.backends, change, None).await?;
+    commit(&*svc.ports.store, change, None).await?;
     tracing::info!(credential_id = %record.id, principal = %key, "grant revoked");
-    svc.backends
+    svc.ports
         .events
         .publish(
             "CredentialAccessRevoked",
@@ -231,7 +233,7 @@ async fn transfer(
     caller: &Caller,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
-    let (record, _) = load_for(&svc.backends.store, req, caller, Action::TransferOwnership).await?;
+    let (record, _) = load_for(&*svc.ports.store, req, caller, Action::TransferOwnership).await?;
     refuse_deleted(&record)?;
     let body = json_object(req)?;
     if body.keys().any(|k| k != "user") {
@@ -252,7 +254,7 @@ async fn transfer(
         ));
     }
 
-    let now = OffsetDateTime::now_utc();
+    let now = svc.ports.now();
     let mut next = record.clone();
     next.acl.insert(record.owner.clone(), Role::Admin);
     next.acl.insert(new_owner.clone(), Role::Owner);
@@ -264,9 +266,9 @@ async fn transfer(
         grants: Grants::Only(vec![record.owner.clone(), new_owner.clone()]),
         ..Write::update(&record, next, history)
     };
-    let next = commit(&svc.backends, change, None).await?;
+    let next = commit(&*svc.ports.store, change, None).await?;
     tracing::info!(credential_id = %record.id, "ownership transferred");
-    svc.backends
+    svc.ports
         .events
         .publish(
             "CredentialOwnerChanged",
@@ -334,3 +336,6 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     struct Doc;
     <Doc as utoipa::OpenApi>::openapi()
 }
+
+#[cfg(test)]
+mod tests;

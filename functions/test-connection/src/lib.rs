@@ -13,24 +13,35 @@ use latchkey_shared::error::ApiError;
 use latchkey_shared::handler::{load_for, refuse_deleted};
 use latchkey_shared::http::{self, admit_connection_test, json_object, json_response, respond};
 use latchkey_shared::openapi::UnsavedTestBody;
+use latchkey_shared::ports::{Ports, SecretStore};
 use latchkey_shared::record::HistoryAction;
 use latchkey_shared::status::Trigger;
 use latchkey_shared::store::TestAllowance;
 use latchkey_shared::testers::{Target, TestReport, Testers};
 use latchkey_shared::validity::{self, Recorded};
-use latchkey_shared::Backends;
 use serde_json::{Map, Value};
+use std::sync::Arc;
 
 pub struct Service {
-    backends: Backends,
+    ports: Ports,
+    secrets: Arc<dyn SecretStore>,
     testers: Testers,
     allowance: TestAllowance,
 }
 
 impl Service {
     pub fn new(aws: &aws_config::SdkConfig, config: &Config) -> Self {
+        Self::with_ports(
+            latchkey_shared::aws::ports(aws, config),
+            latchkey_shared::aws::secrets(aws, config),
+            config,
+        )
+    }
+
+    pub fn with_ports(ports: Ports, secrets: Arc<dyn SecretStore>, config: &Config) -> Self {
         Self {
-            backends: Backends::new(aws, config),
+            ports,
+            secrets,
             testers: Testers::from_config(config),
             allowance: config.test_rate,
         }
@@ -67,17 +78,13 @@ async fn test_saved(
     caller: &Caller,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
-    let (record, _) = load_for(&svc.backends.store, req, caller, Action::Test).await?;
+    let (record, _) = load_for(&*svc.ports.store, req, caller, Action::Test).await?;
     refuse_deleted(&record)?;
-    admit_connection_test(&svc.backends.store, svc.allowance, caller).await?;
-    let secrets = svc
-        .backends
-        .vault
-        .read(&record.id, &record.secret_version)
-        .await?;
+    admit_connection_test(&svc.ports, svc.allowance, caller).await?;
+    let secrets = svc.secrets.read(&record.id, &record.secret_version).await?;
     let report = svc.testers.test(&Target::of(&record, &secrets)).await;
     let recorded = validity::record(
-        &svc.backends,
+        &svc.ports,
         &record,
         &report.observation,
         Trigger::Test,
@@ -147,7 +154,7 @@ async fn test_unsaved(
         }
     };
     let valid = connector.validate_new(auth, &fields)?;
-    admit_connection_test(&svc.backends.store, svc.allowance, caller).await?;
+    admit_connection_test(&svc.ports, svc.allowance, caller).await?;
     let report = svc
         .testers
         .test(&Target {

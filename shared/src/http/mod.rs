@@ -93,12 +93,13 @@ pub fn error_response(err: &ApiError) -> Response<Body> {
 /// allowance (brief §7): over it, 429 `rate_limited` with `Retry-After`. Tests are limited so
 /// that they cannot serve as a login oracle or a port scanner.
 pub async fn admit_connection_test(
-    store: &crate::store::Store,
+    ports: &crate::ports::Ports,
     allowance: crate::store::TestAllowance,
     caller: &Caller,
 ) -> Result<(), ApiError> {
-    let now = time::OffsetDateTime::now_utc();
-    let Some(exhausted) = store
+    let now = ports.now();
+    let Some(exhausted) = ports
+        .store
         .count_test(&caller.org_id, &caller.user_id, allowance, now)
         .await?
     else {

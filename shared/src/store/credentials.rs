@@ -4,66 +4,24 @@
 
 use aws_sdk_dynamodb::types::{Delete, KeysAndAttributes, Put, TransactWriteItem, Update};
 use serde::Deserialize;
-use time::OffsetDateTime;
 
-use super::{
-    keys, n, s, IdempotencyKey, IdempotencyRecord, Item, Store, CONDITION_FAILED, CONFLICT,
-};
+use super::{keys, n, s, Item, Store, CONDITION_FAILED, CONFLICT};
 use crate::domain::{CredentialId, Principal, Role};
 use crate::error::{sdk, ApiError};
-use crate::record::{CredentialRecord, HistoryEntry};
-
-/// BatchGetItem reads at most 100 keys per call.
-pub const BATCH_GET_LIMIT: usize = 100;
-
-/// How a transactional write failed when it did not succeed.
-#[derive(Debug)]
-pub enum WriteOutcome {
-    Written,
-    /// The credential changed since it was read (or already exists, for a create).
-    VersionConflict,
-    /// A create's idempotency key is already taken.
-    IdempotencyKeyTaken,
-}
-
-/// One transaction of [`Store::write`]: the metadata item and what changes with it. Built only
-/// by the one write path, [`crate::commit`], which owns the order of secret and metadata.
-pub struct Change<'a> {
-    pub record: &'a CredentialRecord,
-    /// `None` for a create (the item must not exist yet).
-    pub expected_version: Option<u64>,
-    /// History lines written with the change (at least one).
-    pub history: Vec<HistoryEntry>,
-    /// Expiry to set on the credential's items (soft delete) or clear (restore).
-    pub expiry: Expiry,
-    /// Which grant items to (re)write from the record's ACL: all of them, or only these.
-    pub grants: Grants,
-    /// Principals whose grant items to delete (revocations).
-    pub revoked: Vec<String>,
-    pub idempotency: Option<(&'a IdempotencyKey, &'a IdempotencyRecord)>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Grants {
-    All,
-    Only(Vec<String>),
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Expiry {
-    Keep,
-    Set(OffsetDateTime),
-    Clear,
-}
+use crate::ports::{Change, Expiry, Grants, WriteOutcome};
+use crate::record::CredentialRecord;
 
 impl Store {
     /// One strongly consistent GetItem: metadata and ACL together, so a read is one call.
-    pub async fn get(&self, id: &CredentialId) -> Result<Option<CredentialRecord>, ApiError> {
+    pub(super) async fn get(
+        &self,
+        id: &CredentialId,
+    ) -> Result<Option<CredentialRecord>, ApiError> {
         self.get_one(s(keys::credential(id)), s(keys::META)).await
     }
 
     /// Writes the metadata, its grants and a history line in one transaction.
-    pub async fn write(&self, change: Change<'_>) -> Result<WriteOutcome, ApiError> {
+    pub(super) async fn write(&self, change: Change<'_>) -> Result<WriteOutcome, ApiError> {
         let record = change.record;
         let pk = keys::credential(&record.id);
         let mut meta: Item = serde_dynamo::to_item(record)?;
@@ -138,7 +96,7 @@ impl Store {
 
         if let Some((key, idem)) = change.idempotency {
             let mut item: Item = serde_dynamo::to_item(idem)?;
-            item.insert("pk".into(), s(key.pk()));
+            item.insert("pk".into(), s(keys::idempotency(key)));
             item.insert("sk".into(), s(keys::IDEMPOTENCY));
             let expires = record.created_at
                 + time::Duration::hours(super::idempotency::IDEMPOTENCY_RETENTION_HOURS);
@@ -172,7 +130,7 @@ impl Store {
     /// Credential ids granted to `principal` of organisation `org`, ascending, strictly after
     /// `after`. Returns whether more may follow. "After" is a condition on the index's sort key,
     /// not an ExclusiveStartKey: a position is a credential id, whatever principal found it.
-    pub async fn granted_to(
+    pub(super) async fn granted_to(
         &self,
         org: &str,
         principal: &Principal,
@@ -209,53 +167,45 @@ impl Store {
         Ok((ids, out.last_evaluated_key.is_some()))
     }
 
-    /// Metadata of up to [`BATCH_GET_LIMIT`] credentials per call, retrying unprocessed keys.
-    /// Missing ones are left out; the order is not preserved.
-    pub async fn get_many(&self, ids: &[CredentialId]) -> Result<Vec<CredentialRecord>, ApiError> {
-        let mut records = Vec::with_capacity(ids.len());
-        for chunk in ids.chunks(BATCH_GET_LIMIT) {
-            let keys: Vec<Item> = chunk
-                .iter()
-                .map(|id| {
-                    Item::from([
-                        ("pk".into(), s(keys::credential(id))),
-                        ("sk".into(), s(keys::META)),
-                    ])
-                })
-                .collect();
-            let mut pending = Some(
-                KeysAndAttributes::builder()
-                    .set_keys(Some(keys))
-                    .consistent_read(true)
-                    .build()
-                    .map_err(ApiError::internal)?,
-            );
-            let mut attempt = 0u32;
-            while let Some(request) = pending.take() {
-                let out = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.table, request)
-                    .send()
-                    .await
-                    .map_err(sdk)?;
-                if let Some(items) = out.responses.and_then(|mut r| r.remove(&self.table)) {
-                    records.extend(serde_dynamo::from_items::<_, CredentialRecord>(items)?);
-                }
-                pending = out
-                    .unprocessed_keys
-                    .and_then(|mut u| u.remove(&self.table))
-                    .filter(|k| !k.keys().is_empty());
-                if pending.is_some() {
-                    attempt += 1;
-                    if attempt > 8 {
-                        return Err(ApiError::internal("DynamoDB kept keys unprocessed"));
-                    }
-                    tokio::time::sleep(std::time::Duration::from_millis(25 << attempt.min(6)))
-                        .await;
+    /// One BatchGetItem of at most [`BATCH_GET_LIMIT`] credentials: those found, and the ids
+    /// DynamoDB left unprocessed (the retry is [`crate::ports::CredentialStore::get_many`]'s).
+    pub(super) async fn get_batch(
+        &self,
+        ids: &[CredentialId],
+    ) -> Result<(Vec<CredentialRecord>, Vec<CredentialId>), ApiError> {
+        let keys: Vec<Item> = ids
+            .iter()
+            .map(|id| {
+                Item::from([
+                    ("pk".into(), s(keys::credential(id))),
+                    ("sk".into(), s(keys::META)),
+                ])
+            })
+            .collect();
+        let request = KeysAndAttributes::builder()
+            .set_keys(Some(keys))
+            .consistent_read(true)
+            .build()
+            .map_err(ApiError::internal)?;
+        let out = self
+            .client
+            .batch_get_item()
+            .request_items(&self.table, request)
+            .send()
+            .await
+            .map_err(sdk)?;
+        let records = match out.responses.and_then(|mut r| r.remove(&self.table)) {
+            Some(items) => serde_dynamo::from_items::<_, CredentialRecord>(items)?,
+            None => Vec::new(),
+        };
+        let mut unprocessed = Vec::new();
+        if let Some(left) = out.unprocessed_keys.and_then(|mut u| u.remove(&self.table)) {
+            for key in left.keys() {
+                if let Some(pk) = key.get("pk").and_then(|v| v.as_s().ok()) {
+                    unprocessed.push(keys::credential_id(pk)?);
                 }
             }
         }
-        Ok(records)
+        Ok((records, unprocessed))
     }
 }

@@ -24,7 +24,7 @@ fn history_key() -> ulid::Ulid {
 
 impl Store {
     /// A history line on its own (a use, which changes nothing else).
-    pub async fn append_history(
+    pub(super) async fn append_history(
         &self,
         id: &CredentialId,
         entry: &HistoryEntry,
@@ -58,7 +58,7 @@ impl Store {
     }
 
     /// Newest first. `after` is the sort key the previous page ended on.
-    pub async fn history(
+    pub(super) async fn history(
         &self,
         id: &CredentialId,
         limit: i32,

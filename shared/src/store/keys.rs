@@ -72,6 +72,6 @@ pub fn org_tests(minute: i64, org: &str) -> String {
     format!("RATE#{minute}#org#{org}")
 }
 
-pub fn idempotency(org: &str, user: &str, key: &str) -> String {
-    format!("IDEM#{org}#{user}#{key}")
+pub fn idempotency(key: &crate::ports::IdempotencyKey) -> String {
+    format!("IDEM#{}#{}#{}", key.org, key.user, key.key)
 }

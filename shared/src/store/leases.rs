@@ -8,13 +8,13 @@ use crate::error::{sdk, ApiError};
 
 impl Store {
     /// Takes the refresh lease of a credential unless another holder's is still running.
-    pub async fn take_lease(
+    pub(super) async fn take_lease(
         &self,
         id: &CredentialId,
         owner: &str,
+        now: OffsetDateTime,
         for_how_long: std::time::Duration,
     ) -> Result<bool, ApiError> {
-        let now = OffsetDateTime::now_utc();
         let until = now + for_how_long;
         let result = self
             .client
@@ -43,7 +43,11 @@ impl Store {
     }
 
     /// Releases a lease this holder took (and nobody else's).
-    pub async fn release_lease(&self, id: &CredentialId, owner: &str) -> Result<(), ApiError> {
+    pub(super) async fn release_lease(
+        &self,
+        id: &CredentialId,
+        owner: &str,
+    ) -> Result<(), ApiError> {
         let result = self
             .client
             .delete_item()

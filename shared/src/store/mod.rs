@@ -4,7 +4,8 @@
 //!
 //! Every write that changes a credential goes through one transaction that also writes its
 //! history line, conditioned on the version it read, so concurrent edits cannot both win.
-//! Callers reach it through [`crate::commit`], never directly.
+//! Callers reach it through [`crate::commit`], never directly. The operations are reachable
+//! only through the port, [`crate::ports::CredentialStore`].
 
 mod credentials;
 mod history;
@@ -16,17 +17,19 @@ mod rate;
 mod refresh_index;
 mod usages;
 
-pub use credentials::{Change, Expiry, Grants, WriteOutcome, BATCH_GET_LIMIT};
-pub use idempotency::{IdempotencyKey, IdempotencyRecord};
-pub use oauth_state::OAuthPending;
-pub use rate::{Exhausted, TestAllowance};
-pub use usages::{Usage, UsageChange};
+// What passes through the port, where callers have always found it.
+pub use crate::ports::{
+    Change, Exhausted, Expiry, Grants, IdempotencyKey, IdempotencyRecord, OAuthPending,
+    TestAllowance, Usage, UsageChange, WriteOutcome, BATCH_GET_LIMIT,
+};
 
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
 use std::collections::HashMap;
 
+use crate::domain::{CredentialId, Principal, Role};
 use crate::error::{sdk, ApiError};
+use crate::record::{CredentialRecord, HistoryEntry};
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -121,5 +124,110 @@ impl Store {
                 _ => Err(sdk(err)),
             },
         }
+    }
+}
+
+/// The DynamoDB adapter of the credential-store port: each operation lives in the module of
+/// the kind of item it touches.
+#[async_trait::async_trait]
+impl crate::ports::CredentialStore for Store {
+    async fn get(&self, id: &CredentialId) -> Result<Option<CredentialRecord>, ApiError> {
+        Store::get(self, id).await
+    }
+    async fn get_batch(
+        &self,
+        ids: &[CredentialId],
+    ) -> Result<(Vec<CredentialRecord>, Vec<CredentialId>), ApiError> {
+        Store::get_batch(self, ids).await
+    }
+    async fn write(&self, change: Change<'_>) -> Result<WriteOutcome, ApiError> {
+        Store::write(self, change).await
+    }
+    async fn granted_to(
+        &self,
+        org: &str,
+        principal: &Principal,
+        after: Option<&CredentialId>,
+        limit: i32,
+    ) -> Result<(Vec<(CredentialId, Role)>, bool), ApiError> {
+        Store::granted_to(self, org, principal, after, limit).await
+    }
+    async fn append_history(
+        &self,
+        id: &CredentialId,
+        entry: &HistoryEntry,
+    ) -> Result<(), ApiError> {
+        Store::append_history(self, id, entry).await
+    }
+    async fn history(
+        &self,
+        id: &CredentialId,
+        limit: i32,
+        after: Option<String>,
+    ) -> Result<(Vec<HistoryEntry>, Option<String>), ApiError> {
+        Store::history(self, id, limit, after).await
+    }
+    async fn write_usage(
+        &self,
+        id: &CredentialId,
+        change: UsageChange<'_>,
+        history: &HistoryEntry,
+    ) -> Result<bool, ApiError> {
+        Store::write_usage(self, id, change, history).await
+    }
+    async fn usage(
+        &self,
+        id: &CredentialId,
+        kind: &str,
+        resource_id: &str,
+    ) -> Result<Option<Usage>, ApiError> {
+        Store::usage(self, id, kind, resource_id).await
+    }
+    async fn usages(
+        &self,
+        id: &CredentialId,
+        limit: i32,
+        after: Option<String>,
+    ) -> Result<(Vec<Usage>, Option<String>), ApiError> {
+        Store::usages(self, id, limit, after).await
+    }
+    async fn usage_count(&self, id: &CredentialId) -> Result<usize, ApiError> {
+        Store::usage_count(self, id).await
+    }
+    async fn idempotency(
+        &self,
+        key: &IdempotencyKey,
+    ) -> Result<Option<IdempotencyRecord>, ApiError> {
+        Store::idempotency(self, key).await
+    }
+    async fn take_lease(
+        &self,
+        id: &CredentialId,
+        owner: &str,
+        now: time::OffsetDateTime,
+        for_how_long: std::time::Duration,
+    ) -> Result<bool, ApiError> {
+        Store::take_lease(self, id, owner, now, for_how_long).await
+    }
+    async fn release_lease(&self, id: &CredentialId, owner: &str) -> Result<(), ApiError> {
+        Store::release_lease(self, id, owner).await
+    }
+    async fn put_oauth_state(&self, state: &str, pending: &OAuthPending) -> Result<(), ApiError> {
+        Store::put_oauth_state(self, state, pending).await
+    }
+    async fn take_oauth_state(&self, state: &str) -> Result<Option<OAuthPending>, ApiError> {
+        Store::take_oauth_state(self, state).await
+    }
+    async fn count_test_once(
+        &self,
+        org: &str,
+        user: &str,
+        allowance: TestAllowance,
+        minute: i64,
+    ) -> Result<crate::ports::Counted, ApiError> {
+        Store::count_test_once(self, org, user, allowance, minute).await
+    }
+    async fn due_for_refresh(&self, by: i64) -> Result<(Vec<CredentialId>, usize), ApiError> {
+        Store::due_for_refresh(self, by).await
     }
 }

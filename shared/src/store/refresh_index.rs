@@ -7,7 +7,10 @@ use crate::error::{sdk, ApiError};
 impl Store {
     /// Credential ids whose refresh is due by `by` (epoch seconds), from the sparse due index,
     /// and how many index items were read.
-    pub async fn due_for_refresh(&self, by: i64) -> Result<(Vec<CredentialId>, usize), ApiError> {
+    pub(super) async fn due_for_refresh(
+        &self,
+        by: i64,
+    ) -> Result<(Vec<CredentialId>, usize), ApiError> {
         let mut ids = Vec::new();
         let mut read = 0;
         // The SDK's paginator follows LastEvaluatedKey.

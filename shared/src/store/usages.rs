@@ -1,36 +1,17 @@
 //! Usages: the data sources and destinations that use a credential, one item each.
 
 use aws_sdk_dynamodb::types::{ConditionCheck, Delete, Put, Select, TransactWriteItem};
-use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
 
 use super::{keys, s, Item, Store, CONDITION_FAILED};
 use crate::domain::CredentialId;
 use crate::error::{sdk, ApiError};
+use crate::ports::{Usage, UsageChange};
 use crate::record::HistoryEntry;
-
-/// A data source or destination that uses a credential.
-#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct Usage {
-    pub kind: String,
-    pub resource_id: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(nullable = false)]
-    pub name: Option<String>,
-    pub added_by: String,
-    #[serde(with = "time::serde::rfc3339")]
-    pub added_at: OffsetDateTime,
-}
-
-pub enum UsageChange<'a> {
-    Add(&'a Usage),
-    Remove { kind: &'a str, resource_id: &'a str },
-}
 
 impl Store {
     /// Adds or removes a usage with its history line, only while the credential exists and is
     /// not deleted. Returns false when it is gone or deleted.
-    pub async fn write_usage(
+    pub(super) async fn write_usage(
         &self,
         id: &CredentialId,
         change: UsageChange<'_>,
@@ -82,7 +63,7 @@ impl Store {
         }
     }
 
-    pub async fn usage(
+    pub(super) async fn usage(
         &self,
         id: &CredentialId,
         kind: &str,
@@ -93,7 +74,7 @@ impl Store {
     }
 
     /// Usages in key order; `after` is the sort key the previous page ended on.
-    pub async fn usages(
+    pub(super) async fn usages(
         &self,
         id: &CredentialId,
         limit: i32,
@@ -104,7 +85,7 @@ impl Store {
     }
 
     /// How many data sources and destinations use the credential.
-    pub async fn usage_count(&self, id: &CredentialId) -> Result<usize, ApiError> {
+    pub(super) async fn usage_count(&self, id: &CredentialId) -> Result<usize, ApiError> {
         let mut count = 0;
         let mut pages = self
             .client

@@ -119,3 +119,11 @@ impl Testers {
         oauth::exchange_code(&self.outbound, target, code, pkce_verifier, redirect_uri).await
     }
 }
+
+/// The connection testers are also the provider's token endpoint for refreshes.
+#[async_trait::async_trait]
+impl crate::ports::TokenEndpoint for Testers {
+    async fn acquire(&self, target: &Target<'_>) -> Result<Tokens, Observation> {
+        self.acquire_token(target).await
+    }
+}

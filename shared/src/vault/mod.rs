@@ -4,7 +4,7 @@
 //! under a pending label first, commit the metadata that points at it, then promote it to
 //! AWSCURRENT: a crash at any step leaves the metadata pointing at a version that exists.
 
-mod versions;
+pub(crate) mod versions;
 
 use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType, Tag};
 use aws_sdk_secretsmanager::Client;
@@ -16,32 +16,11 @@ use versions::{derived_version_token, first_version_token, newer_than};
 use crate::catalog::SecretFields;
 use crate::domain::CredentialId;
 use crate::error::{sdk, ApiError};
+use crate::ports::SecretStore;
+pub use crate::ports::{Pending, TaggedSecret};
 
-/// Why a version is written before the metadata names it; each reason has its own staging
-/// label, so a refresh that crashed before its commit can be told apart from an abandoned edit.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Pending {
-    Edit,
-    Refresh,
-}
-
-impl Pending {
-    fn label(self) -> &'static str {
-        match self {
-            Pending::Edit => "LATCHKEY_PENDING",
-            Pending::Refresh => "LATCHKEY_REFRESHED",
-        }
-    }
-}
-const CURRENT: &str = "AWSCURRENT";
+pub(crate) const CURRENT: &str = "AWSCURRENT";
 pub const CREDENTIAL_TAG: &str = "latchkey:credential-id";
-
-/// A live secret of this service, as the orphan sweep sees it.
-#[derive(Debug)]
-pub struct TaggedSecret {
-    pub credential_id: CredentialId,
-    pub created_at: time::OffsetDateTime,
-}
 
 #[derive(Clone)]
 pub struct Vault {
@@ -69,92 +48,8 @@ impl Vault {
         }
     }
 
-    pub fn secret_name(&self, id: &CredentialId) -> String {
+    fn secret_name(&self, id: &CredentialId) -> String {
         format!("{}{}", self.prefix, id)
-    }
-
-    /// Creates the credential's secret; returns the version id. The tag lets an orphan sweep
-    /// find secrets whose metadata was never written.
-    pub async fn create(
-        &self,
-        id: &CredentialId,
-        secrets: &SecretFields,
-    ) -> Result<String, ApiError> {
-        let out = self
-            .client
-            .create_secret()
-            .name(self.secret_name(id))
-            .secret_string(to_json(secrets)?.expose_secret())
-            .client_request_token(first_version_token(id))
-            .description("Latchkey credential secret fields")
-            .tags(
-                Tag::builder()
-                    .key(CREDENTIAL_TAG)
-                    .value(id.as_str())
-                    .build(),
-            )
-            .send()
-            .await
-            .map_err(sdk)?;
-        out.version_id
-            .ok_or_else(|| ApiError::internal("CreateSecret returned no version id"))
-    }
-
-    /// Writes a new version, derived from version `parent`, that nothing reads until metadata
-    /// points at it.
-    pub async fn put_pending(
-        &self,
-        id: &CredentialId,
-        secrets: &SecretFields,
-        why: Pending,
-        parent: &str,
-    ) -> Result<String, ApiError> {
-        let out = self
-            .client
-            .put_secret_value()
-            .secret_id(self.secret_name(id))
-            .secret_string(to_json(secrets)?.expose_secret())
-            .client_request_token(derived_version_token(parent))
-            .version_stages(why.label())
-            .send()
-            .await
-            .map_err(sdk)?;
-        out.version_id
-            .ok_or_else(|| ApiError::internal("PutSecretValue returned no version id"))
-    }
-
-    /// Moves AWSCURRENT to `version`, which the metadata now names, from `named_before`, where
-    /// every commit's promote left it: one call. If a promote was lost (a crash right after a
-    /// commit), the label is elsewhere; AWS refuses the move and the label is looked up.
-    pub async fn promote(
-        &self,
-        id: &CredentialId,
-        version: &str,
-        named_before: &str,
-    ) -> Result<(), ApiError> {
-        if version == named_before {
-            return Ok(());
-        }
-        let name = self.secret_name(id);
-        let moved = self
-            .client
-            .update_secret_version_stage()
-            .secret_id(&name)
-            .version_stage(CURRENT)
-            .move_to_version_id(version)
-            .remove_from_version_id(named_before)
-            .send()
-            .await;
-        match moved {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_invalid_parameter_exception()) =>
-            {
-                self.promote_wherever(&name, version).await
-            }
-            Err(e) => Err(sdk(e)),
-        }
     }
 
     async fn promote_wherever(&self, name: &str, version: &str) -> Result<(), ApiError> {
@@ -187,10 +82,93 @@ impl Vault {
             .map_err(sdk)?;
         Ok(())
     }
+}
+
+#[async_trait::async_trait]
+impl SecretStore for Vault {
+    /// Creates the credential's secret; returns the version id. The tag lets an orphan sweep
+    /// find secrets whose metadata was never written.
+    async fn create(&self, id: &CredentialId, secrets: &SecretFields) -> Result<String, ApiError> {
+        let out = self
+            .client
+            .create_secret()
+            .name(self.secret_name(id))
+            .secret_string(to_json(secrets)?.expose_secret())
+            .client_request_token(first_version_token(id))
+            .description("Latchkey credential secret fields")
+            .tags(
+                Tag::builder()
+                    .key(CREDENTIAL_TAG)
+                    .value(id.as_str())
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(sdk)?;
+        out.version_id
+            .ok_or_else(|| ApiError::internal("CreateSecret returned no version id"))
+    }
+
+    /// Writes a new version, derived from version `parent`, that nothing reads until metadata
+    /// points at it.
+    async fn put_pending(
+        &self,
+        id: &CredentialId,
+        secrets: &SecretFields,
+        why: Pending,
+        parent: &str,
+    ) -> Result<String, ApiError> {
+        let out = self
+            .client
+            .put_secret_value()
+            .secret_id(self.secret_name(id))
+            .secret_string(to_json(secrets)?.expose_secret())
+            .client_request_token(derived_version_token(parent))
+            .version_stages(why.label())
+            .send()
+            .await
+            .map_err(sdk)?;
+        out.version_id
+            .ok_or_else(|| ApiError::internal("PutSecretValue returned no version id"))
+    }
+
+    /// Moves AWSCURRENT to `version`, which the metadata now names, from `named_before`, where
+    /// every commit's promote left it: one call. If a promote was lost (a crash right after a
+    /// commit), the label is elsewhere; AWS refuses the move and the label is looked up.
+    async fn promote(
+        &self,
+        id: &CredentialId,
+        version: &str,
+        named_before: &str,
+    ) -> Result<(), ApiError> {
+        if version == named_before {
+            return Ok(());
+        }
+        let name = self.secret_name(id);
+        let moved = self
+            .client
+            .update_secret_version_stage()
+            .secret_id(&name)
+            .version_stage(CURRENT)
+            .move_to_version_id(version)
+            .remove_from_version_id(named_before)
+            .send()
+            .await;
+        match moved {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_invalid_parameter_exception()) =>
+            {
+                self.promote_wherever(&name, version).await
+            }
+            Err(e) => Err(sdk(e)),
+        }
+    }
 
     /// Takes the pending label off a version whose metadata commit was refused, so nothing
     /// mistakes it for work in progress.
-    pub async fn abandon(
+    async fn abandon(
         &self,
         id: &CredentialId,
         version: &str,
@@ -215,7 +193,7 @@ impl Vault {
     /// derives from the version the edit replaced and is ignored, so an edit's new secrets and
     /// destinations are never mixed with old ones. The refresh label sits on the last refreshed
     /// version, normally the named one, so this is usually one call.
-    pub async fn refresh_input(
+    async fn refresh_input(
         &self,
         id: &CredentialId,
         named: &str,
@@ -245,19 +223,13 @@ impl Vault {
         };
         let mut fields = self.read(id, named).await?;
         if let Some((version, secret_string)) = interrupted {
-            tracing::warn!(version = %version, "adopting the tokens an interrupted refresh stored");
-            let mut tokens = fields_of(secret_string)?;
-            for name in TOKEN_FIELDS {
-                if let Some(token) = tokens.0.remove(name) {
-                    fields.0.insert(name.to_owned(), token);
-                }
-            }
+            adopt_tokens(&mut fields, &version, fields_of(secret_string)?);
         }
         Ok(fields)
     }
 
     /// The secret fields stored in exactly `version`.
-    pub async fn read(&self, id: &CredentialId, version: &str) -> Result<SecretFields, ApiError> {
+    async fn read(&self, id: &CredentialId, version: &str) -> Result<SecretFields, ApiError> {
         let out = self
             .client
             .get_secret_value()
@@ -270,7 +242,7 @@ impl Vault {
     }
 
     /// Schedules deletion; the secret stays restorable for `days`.
-    pub async fn schedule_delete(&self, id: &CredentialId, days: i64) -> Result<(), ApiError> {
+    async fn schedule_delete(&self, id: &CredentialId, days: i64) -> Result<(), ApiError> {
         self.client
             .delete_secret()
             .secret_id(self.secret_name(id))
@@ -282,7 +254,7 @@ impl Vault {
     }
 
     /// Immediate deletion, only for a secret no metadata ever pointed at.
-    pub async fn destroy_unreferenced(&self, id: &CredentialId) -> Result<(), ApiError> {
+    async fn destroy_unreferenced(&self, id: &CredentialId) -> Result<(), ApiError> {
         self.client
             .delete_secret()
             .secret_id(self.secret_name(id))
@@ -294,7 +266,7 @@ impl Vault {
     }
 
     /// Every live (not scheduled for deletion) secret under the prefix with a credential tag.
-    pub async fn tagged_secrets(&self) -> Result<Vec<TaggedSecret>, ApiError> {
+    async fn tagged_secrets(&self) -> Result<Vec<TaggedSecret>, ApiError> {
         let mut found = Vec::new();
         let mut pages = self
             .client
@@ -338,7 +310,7 @@ impl Vault {
     }
 
     /// Cancels a scheduled deletion. Restoring a secret that is not scheduled is a no-op.
-    pub async fn restore(&self, id: &CredentialId) -> Result<(), ApiError> {
+    async fn restore(&self, id: &CredentialId) -> Result<(), ApiError> {
         self.client
             .restore_secret()
             .secret_id(self.secret_name(id))
@@ -346,6 +318,21 @@ impl Vault {
             .await
             .map_err(sdk)?;
         Ok(())
+    }
+}
+
+/// Carries the tokens of an interrupted refresh (`version`, derived from the named one) over
+/// to the named version's fields: only the token fields, never a client secret or anything else.
+pub(crate) fn adopt_tokens(
+    fields: &mut SecretFields,
+    version: &str,
+    mut interrupted: SecretFields,
+) {
+    tracing::warn!(version = %version, "adopting the tokens an interrupted refresh stored");
+    for name in TOKEN_FIELDS {
+        if let Some(token) = interrupted.0.remove(name) {
+            fields.0.insert(name.to_owned(), token);
+        }
     }
 }
 

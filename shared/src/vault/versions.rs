@@ -6,7 +6,7 @@ use crate::domain::CredentialId;
 /// A fresh ClientRequestToken (32 to 64 characters) for a credential's first version. Reusing it
 /// on an SDK retry is what makes the write idempotent. Version ids are these tokens, so each
 /// says when this service wrote it (its ULID) whatever clock the store keeps.
-pub(super) fn first_version_token(id: &CredentialId) -> String {
+pub(crate) fn first_version_token(id: &CredentialId) -> String {
     format!("{}-{}", id.as_str(), ulid::Ulid::new())
 }
 
@@ -16,7 +16,7 @@ const DERIVED: &str = "-from-";
 /// The version records what it was made from, which is what decides whether an interrupted
 /// refresh's tokens may be adopted (see [`Vault::refresh_input`]). A parent this service did not
 /// write gets the nil ULID: its children are never adopted.
-pub(super) fn derived_version_token(parent: &str) -> String {
+pub(crate) fn derived_version_token(parent: &str) -> String {
     let parent = own_ulid(parent).unwrap_or(ulid::Ulid::nil());
     format!("{}{DERIVED}{parent}", ulid::Ulid::new())
 }
@@ -33,7 +33,7 @@ fn own_ulid(version: &str) -> Option<ulid::Ulid> {
 /// Whether this service wrote `version` after `other`. Commits are conditioned on the version
 /// read, and each version is written after that read, so the later version is the later commit.
 /// A version this service did not write is never newer.
-pub(super) fn newer_than(version: &str, other: &str) -> bool {
+pub(crate) fn newer_than(version: &str, other: &str) -> bool {
     match (own_ulid(version), own_ulid(other)) {
         (Some(v), Some(o)) => v > o,
         (Some(_), None) => true,

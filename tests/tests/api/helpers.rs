@@ -232,6 +232,7 @@ impl TestApp {
                 .insert(k.to_string(), secrecy::SecretString::from(v.to_string()));
         }
         let named = self.secret_version(id).await;
+        use latchkey_shared::ports::SecretStore;
         latchkey_shared::vault::Vault::new(self.secrets(), &self.secret_prefix)
             .put_pending(
                 &latchkey_shared::domain::CredentialId::parse(id).expect("credential id"),

@@ -1,0 +1,29 @@
+//! The AWS adapters of the ports, built once at cold start from one SDK config.
+
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::ports::{Ports, SecretStore, SystemClock};
+
+/// The ports every function is given, over DynamoDB and EventBridge.
+pub fn ports(aws: &aws_config::SdkConfig, config: &Config) -> Ports {
+    Ports {
+        store: Arc::new(crate::store::Store::new(
+            aws_sdk_dynamodb::Client::new(aws),
+            &config.table,
+        )),
+        events: Arc::new(crate::events::Events::new(
+            aws_sdk_eventbridge::Client::new(aws),
+            &config.event_bus,
+        )),
+        clock: Arc::new(SystemClock),
+    }
+}
+
+/// The Secrets Manager adapter, for the functions whose role may touch secrets.
+pub fn secrets(aws: &aws_config::SdkConfig, config: &Config) -> Arc<dyn SecretStore> {
+    Arc::new(crate::vault::Vault::new(
+        aws_sdk_secretsmanager::Client::new(aws),
+        &config.secret_prefix,
+    ))
+}
