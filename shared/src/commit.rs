@@ -16,7 +16,7 @@
 //! read the version the metadata names) and the next promote repairs.
 
 use crate::catalog::SecretFields;
-use crate::error::ApiError;
+use crate::error::InternalError;
 use crate::ports::{CredentialStore, SecretStore};
 use crate::record::{CredentialRecord, HistoryEntry};
 use crate::store::{Change, Expiry, Grants, IdempotencyKey, IdempotencyRecord, WriteOutcome};
@@ -112,9 +112,12 @@ pub enum Committed {
 
 /// Commits a write that keeps the credential's secret: the metadata only, which keeps naming
 /// the version it named.
-pub async fn commit(store: &dyn CredentialStore, write: Write<'_>) -> Result<Committed, ApiError> {
+pub async fn commit(
+    store: &dyn CredentialStore,
+    write: Write<'_>,
+) -> Result<Committed, InternalError> {
     let Some(before) = write.before else {
-        return Err(ApiError::internal(
+        return Err(InternalError::new(
             "a create writes the first secret version",
         ));
     };
@@ -129,7 +132,7 @@ pub async fn commit_with_secrets(
     vault: &dyn SecretStore,
     write: Write<'_>,
     secrets: Secrets,
-) -> Result<Committed, ApiError> {
+) -> Result<Committed, InternalError> {
     let id = write.next.id.clone();
     let before = write.before;
     let (version, names, written) = match (secrets, before) {
@@ -146,7 +149,7 @@ pub async fn commit_with_secrets(
             Written::Pending(why),
         ),
         _ => {
-            return Err(ApiError::internal(
+            return Err(InternalError::new(
                 "a create writes the first secret version; an update replaces one",
             ))
         }
@@ -194,7 +197,7 @@ async fn write_metadata(
     write: Write<'_>,
     secret_version: String,
     secret_fields: Option<std::collections::BTreeSet<String>>,
-) -> Result<(CredentialRecord, WriteOutcome), ApiError> {
+) -> Result<(CredentialRecord, WriteOutcome), InternalError> {
     let Write {
         before,
         mut next,

@@ -1,4 +1,7 @@
-//! One error type for every handler, mapped to HTTP in exactly one place ([`ApiError::status`]).
+//! One error type for every handler, mapped to HTTP in exactly one place ([`ApiError::status`]),
+//! and [`InternalError`] for everything below the handlers: the ports, their adapters, the use
+//! cases and the scheduled sweeps fail only in ways no caller caused, so they never speak HTTP;
+//! `?` in a handler turns their failure into a 500.
 //!
 //! Client errors carry a machine-readable `code` and a human message. Messages name fields, never
 //! echo values: a value might be a secret. Internal errors keep their full chain for the log and
@@ -24,7 +27,8 @@ pub enum ApiError {
     Internal(#[from] InternalError),
 }
 
-/// An unexpected failure (AWS, serialization, a broken invariant). Never shown to the caller.
+/// An unexpected failure (AWS, serialization, a broken invariant). Never shown to the caller;
+/// logged with its whole chain.
 #[derive(Debug)]
 pub struct InternalError(pub Box<dyn std::error::Error + Send + Sync>);
 
@@ -59,6 +63,18 @@ macro_rules! internal_from {
     )*};
 }
 internal_from!(serde_json::Error, serde_dynamo::Error);
+
+impl From<serde_json::Error> for InternalError {
+    fn from(e: serde_json::Error) -> Self {
+        InternalError::new(e)
+    }
+}
+
+impl From<serde_dynamo::Error> for InternalError {
+    fn from(e: serde_dynamo::Error) -> Self {
+        InternalError::new(e)
+    }
+}
 
 impl ApiError {
     pub fn client(status: u16, code: &'static str, message: impl Into<String>) -> Self {
@@ -145,10 +161,10 @@ impl ApiError {
 }
 
 /// Unwraps an SDK error into its service error so `?` keeps the chain (`DisplayErrorContext`).
-pub fn sdk<E, R>(e: aws_sdk_dynamodb::error::SdkError<E, R>) -> ApiError
+pub fn sdk<E, R>(e: aws_sdk_dynamodb::error::SdkError<E, R>) -> InternalError
 where
     E: std::error::Error + Send + Sync + 'static,
     R: fmt::Debug + Send + Sync + 'static,
 {
-    ApiError::internal(aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string())
+    InternalError::new(aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string())
 }

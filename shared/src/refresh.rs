@@ -16,7 +16,7 @@ use time::OffsetDateTime;
 
 use crate::commit::{commit, commit_with_secrets, Committed, Secrets, Write};
 use crate::domain::{CredentialId, Status};
-use crate::error::ApiError;
+use crate::error::InternalError;
 use crate::ports::{Ports, SecretStore, TokenEndpoint};
 use crate::record::{CredentialRecord, HistoryAction, HistoryEntry};
 use crate::status::{Observation, Trigger, Verdict, REFRESH_EXHAUSTED};
@@ -97,7 +97,7 @@ impl Refresher<'_> {
         id: &CredentialId,
         when: When,
         actor: &str,
-    ) -> Result<RefreshOutcome, ApiError> {
+    ) -> Result<RefreshOutcome, InternalError> {
         let owner = ulid::Ulid::new().to_string();
         let taken = self
             .ports
@@ -121,7 +121,7 @@ impl Refresher<'_> {
         id: &CredentialId,
         when: When,
         actor: &str,
-    ) -> Result<RefreshOutcome, ApiError> {
+    ) -> Result<RefreshOutcome, InternalError> {
         let force = when == When::Now;
         let Some(record) = self.ports.store.get(id).await? else {
             return Ok(RefreshOutcome::Skipped {
@@ -190,7 +190,7 @@ impl Refresher<'_> {
         observation: Observation,
         actor: &str,
         now: OffsetDateTime,
-    ) -> Result<RefreshOutcome, ApiError> {
+    ) -> Result<RefreshOutcome, InternalError> {
         let mut next = record.clone();
         next.token.refresh_failures += 1;
         let expired = record.token.token_expires_at.is_none_or(|exp| exp <= now);
@@ -305,7 +305,7 @@ pub async fn store_tokens(
     ports: &Ports,
     vault: &dyn SecretStore,
     new: NewTokens<'_>,
-) -> Result<Option<OffsetDateTime>, ApiError> {
+) -> Result<Option<OffsetDateTime>, InternalError> {
     let NewTokens {
         record,
         mut secrets,

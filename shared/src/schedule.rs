@@ -6,12 +6,12 @@ use serde::Serialize;
 use serde_json::Value;
 use std::future::Future;
 
-use crate::error::ApiError;
+use crate::error::InternalError;
 
 /// Logs when the schedule fired, runs `sweep`, and answers its report as JSON.
 pub async fn answer<R: Serialize>(
     event: &Value,
-    sweep: impl Future<Output = Result<R, ApiError>>,
+    sweep: impl Future<Output = Result<R, InternalError>>,
 ) -> Result<Value, lambda_http::Error> {
     let fired = event["time"].as_str().unwrap_or("unknown");
     tracing::info!(fired, "scheduled sweep");

@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 
 use crate::commit::{commit, Committed, Write};
 use crate::domain::Status;
-use crate::error::ApiError;
+use crate::error::InternalError;
 use crate::ports::Ports;
 use crate::record::{CredentialRecord, HistoryAction, HistoryEntry};
 use crate::status::{Observation, Trigger};
@@ -35,7 +35,7 @@ pub async fn record(
     trigger: Trigger,
     action: HistoryAction,
     actor: &str,
-) -> Result<Recorded, ApiError> {
+) -> Result<Recorded, InternalError> {
     let now = ports.now();
     let mut next = record.clone();
     let transition = next.observe(observation, trigger, now);

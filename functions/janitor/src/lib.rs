@@ -5,7 +5,7 @@
 use lambda_runtime::LambdaEvent;
 use latchkey_shared::config::Config;
 use latchkey_shared::domain::CredentialId;
-use latchkey_shared::error::ApiError;
+use latchkey_shared::error::InternalError;
 use latchkey_shared::ports::{Ports, SecretStore};
 use serde::Serialize;
 use std::collections::HashSet;
@@ -52,7 +52,7 @@ impl Janitor {
     }
 
     #[tracing::instrument(skip_all)]
-    pub async fn sweep(&self) -> Result<SweepReport, ApiError> {
+    pub async fn sweep(&self) -> Result<SweepReport, InternalError> {
         let cutoff = self.ports.now() - self.min_age;
         let secrets = self.secrets.tagged_secrets().await?;
         let mut report = SweepReport {

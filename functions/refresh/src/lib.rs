@@ -4,7 +4,7 @@
 use futures::stream::{self, StreamExt};
 use lambda_runtime::LambdaEvent;
 use latchkey_shared::config::Config;
-use latchkey_shared::error::ApiError;
+use latchkey_shared::error::InternalError;
 use latchkey_shared::ports::{Ports, SecretStore, TokenEndpoint};
 use latchkey_shared::refresh::{RefreshOutcome, Refresher, When};
 use serde::Serialize;
@@ -80,7 +80,7 @@ impl Sweeper {
     }
 
     #[tracing::instrument(skip_all)]
-    pub async fn sweep(&self) -> Result<SweepReport, ApiError> {
+    pub async fn sweep(&self) -> Result<SweepReport, InternalError> {
         // Whatever falls due before the next sweep is refreshed now, so nothing waits a period.
         let horizon = self.ports.now() + self.period;
         let (due, items_read) = self
@@ -94,7 +94,7 @@ impl Sweeper {
             provider: &*self.provider,
             margin: self.margin,
         };
-        let outcomes: Vec<Result<RefreshOutcome, ApiError>> = stream::iter(&due)
+        let outcomes: Vec<Result<RefreshOutcome, InternalError>> = stream::iter(&due)
             .map(|id| refresher.refresh(id, When::DueBy(horizon), SWEEP_ACTOR))
             .buffer_unordered(self.concurrency)
             .collect()

@@ -17,7 +17,7 @@ use time::OffsetDateTime;
 
 use crate::catalog::SecretFields;
 use crate::domain::{CredentialId, Principal, Role};
-use crate::error::ApiError;
+use crate::error::InternalError;
 use crate::record::{CredentialRecord, HistoryEntry};
 
 mod items;
@@ -40,17 +40,17 @@ pub enum Counted {
 #[async_trait]
 pub trait CredentialStore: Send + Sync {
     /// The credential's metadata and ACL, strongly consistent.
-    async fn get(&self, id: &CredentialId) -> Result<Option<CredentialRecord>, ApiError>;
+    async fn get(&self, id: &CredentialId) -> Result<Option<CredentialRecord>, InternalError>;
 
     /// One batch read of at most [`BATCH_GET_LIMIT`] credentials: those found (missing ones
     /// left out, order not kept) and the ids the backend left unprocessed.
     async fn get_batch(
         &self,
         ids: &[CredentialId],
-    ) -> Result<(Vec<CredentialRecord>, Vec<CredentialId>), ApiError>;
+    ) -> Result<(Vec<CredentialRecord>, Vec<CredentialId>), InternalError>;
 
     /// Metadata, grants, history and idempotency key in one transaction; see [`Change`].
-    async fn write(&self, change: Change<'_>) -> Result<WriteOutcome, ApiError>;
+    async fn write(&self, change: Change<'_>) -> Result<WriteOutcome, InternalError>;
 
     /// Credential ids granted to `principal` of `org`, ascending, strictly after `after`, and
     /// whether more may follow.
@@ -60,11 +60,14 @@ pub trait CredentialStore: Send + Sync {
         principal: &Principal,
         after: Option<&CredentialId>,
         limit: i32,
-    ) -> Result<(Vec<(CredentialId, Role)>, bool), ApiError>;
+    ) -> Result<(Vec<(CredentialId, Role)>, bool), InternalError>;
 
     /// A history line on its own (a use, which changes nothing else).
-    async fn append_history(&self, id: &CredentialId, entry: &HistoryEntry)
-        -> Result<(), ApiError>;
+    async fn append_history(
+        &self,
+        id: &CredentialId,
+        entry: &HistoryEntry,
+    ) -> Result<(), InternalError>;
 
     /// History, newest first; `after` is the position the previous page ended on.
     async fn history(
@@ -72,7 +75,7 @@ pub trait CredentialStore: Send + Sync {
         id: &CredentialId,
         limit: i32,
         after: Option<String>,
-    ) -> Result<(Vec<HistoryEntry>, Option<String>), ApiError>;
+    ) -> Result<(Vec<HistoryEntry>, Option<String>), InternalError>;
 
     /// Adds or removes a usage with its history line, only while the credential exists and is
     /// not deleted; false when it is gone or deleted.
@@ -81,14 +84,14 @@ pub trait CredentialStore: Send + Sync {
         id: &CredentialId,
         change: UsageChange<'_>,
         history: &HistoryEntry,
-    ) -> Result<bool, ApiError>;
+    ) -> Result<bool, InternalError>;
 
     async fn usage(
         &self,
         id: &CredentialId,
         kind: &str,
         resource_id: &str,
-    ) -> Result<Option<Usage>, ApiError>;
+    ) -> Result<Option<Usage>, InternalError>;
 
     /// Usages by kind and resource id; `after` is the position the previous page ended on.
     async fn usages(
@@ -96,14 +99,14 @@ pub trait CredentialStore: Send + Sync {
         id: &CredentialId,
         limit: i32,
         after: Option<String>,
-    ) -> Result<(Vec<Usage>, Option<String>), ApiError>;
+    ) -> Result<(Vec<Usage>, Option<String>), InternalError>;
 
-    async fn usage_count(&self, id: &CredentialId) -> Result<usize, ApiError>;
+    async fn usage_count(&self, id: &CredentialId) -> Result<usize, InternalError>;
 
     async fn idempotency(
         &self,
         key: &IdempotencyKey,
-    ) -> Result<Option<IdempotencyRecord>, ApiError>;
+    ) -> Result<Option<IdempotencyRecord>, InternalError>;
 
     /// Takes the refresh lease of a credential until `now + for_how_long`, unless another
     /// holder's has not run out by `now`.
@@ -113,17 +116,21 @@ pub trait CredentialStore: Send + Sync {
         owner: &str,
         now: OffsetDateTime,
         for_how_long: Duration,
-    ) -> Result<bool, ApiError>;
+    ) -> Result<bool, InternalError>;
 
     /// Releases a lease this holder took (and nobody else's).
-    async fn release_lease(&self, id: &CredentialId, owner: &str) -> Result<(), ApiError>;
+    async fn release_lease(&self, id: &CredentialId, owner: &str) -> Result<(), InternalError>;
 
     /// Remembers an authorization request until its `expires_at`, keyed by its `state`.
-    async fn put_oauth_state(&self, state: &str, pending: &OAuthPending) -> Result<(), ApiError>;
+    async fn put_oauth_state(
+        &self,
+        state: &str,
+        pending: &OAuthPending,
+    ) -> Result<(), InternalError>;
 
     /// Reads and deletes, atomically, the authorization request for `state` (whether or not it
     /// has expired: that is the caller's to judge).
-    async fn take_oauth_state(&self, state: &str) -> Result<Option<OAuthPending>, ApiError>;
+    async fn take_oauth_state(&self, state: &str) -> Result<Option<OAuthPending>, InternalError>;
 
     /// One attempt to count a connection test against the allowances of `minute` (epoch
     /// minutes) with a limit, all in one transaction.
@@ -133,15 +140,15 @@ pub trait CredentialStore: Send + Sync {
         user: &str,
         allowance: TestAllowance,
         minute: i64,
-    ) -> Result<Counted, ApiError>;
+    ) -> Result<Counted, InternalError>;
 
     /// Credential ids whose refresh is due by `by` (epoch seconds), and how many index items
     /// were read.
-    async fn due_for_refresh(&self, by: i64) -> Result<(Vec<CredentialId>, usize), ApiError>;
+    async fn due_for_refresh(&self, by: i64) -> Result<(Vec<CredentialId>, usize), InternalError>;
 
     /// Metadata of any number of credentials, in batches, retrying unprocessed keys with
     /// backoff. Missing ones are left out; the order is not kept.
-    async fn get_many(&self, ids: &[CredentialId]) -> Result<Vec<CredentialRecord>, ApiError> {
+    async fn get_many(&self, ids: &[CredentialId]) -> Result<Vec<CredentialRecord>, InternalError> {
         let mut records = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(BATCH_GET_LIMIT) {
             let mut pending = chunk.to_vec();
@@ -153,7 +160,7 @@ pub trait CredentialStore: Send + Sync {
                 if !pending.is_empty() {
                     attempt += 1;
                     if attempt > 8 {
-                        return Err(ApiError::internal("DynamoDB kept keys unprocessed"));
+                        return Err(InternalError::new("DynamoDB kept keys unprocessed"));
                     }
                     tokio::time::sleep(Duration::from_millis(25 << attempt.min(6))).await;
                 }
@@ -173,7 +180,7 @@ pub trait CredentialStore: Send + Sync {
         user: &str,
         allowance: TestAllowance,
         now: OffsetDateTime,
-    ) -> Result<Option<Exhausted>, ApiError> {
+    ) -> Result<Option<Exhausted>, InternalError> {
         let Some((first, _)) = allowance.limits().next() else {
             return Ok(None);
         };
@@ -196,7 +203,11 @@ pub trait CredentialStore: Send + Sync {
 #[async_trait]
 pub trait SecretStore: Send + Sync {
     /// Creates the credential's secret; returns the version id.
-    async fn create(&self, id: &CredentialId, secrets: &SecretFields) -> Result<String, ApiError>;
+    async fn create(
+        &self,
+        id: &CredentialId,
+        secrets: &SecretFields,
+    ) -> Result<String, InternalError>;
 
     /// Writes a new version derived from `parent` that nothing reads until metadata names it.
     async fn put_pending(
@@ -205,7 +216,7 @@ pub trait SecretStore: Send + Sync {
         secrets: &SecretFields,
         why: Pending,
         parent: &str,
-    ) -> Result<String, ApiError>;
+    ) -> Result<String, InternalError>;
 
     /// Makes `version`, which the metadata now names, the current one.
     async fn promote(
@@ -213,31 +224,38 @@ pub trait SecretStore: Send + Sync {
         id: &CredentialId,
         version: &str,
         named_before: &str,
-    ) -> Result<(), ApiError>;
+    ) -> Result<(), InternalError>;
 
     /// Takes the pending label off a version whose metadata commit was refused.
-    async fn abandon(&self, id: &CredentialId, version: &str, why: Pending)
-        -> Result<(), ApiError>;
+    async fn abandon(
+        &self,
+        id: &CredentialId,
+        version: &str,
+        why: Pending,
+    ) -> Result<(), InternalError>;
 
     /// What a refresh starts from: the named version's fields, with the tokens of an
     /// interrupted refresh that derives from it.
-    async fn refresh_input(&self, id: &CredentialId, named: &str)
-        -> Result<SecretFields, ApiError>;
+    async fn refresh_input(
+        &self,
+        id: &CredentialId,
+        named: &str,
+    ) -> Result<SecretFields, InternalError>;
 
     /// The secret fields stored in exactly `version`.
-    async fn read(&self, id: &CredentialId, version: &str) -> Result<SecretFields, ApiError>;
+    async fn read(&self, id: &CredentialId, version: &str) -> Result<SecretFields, InternalError>;
 
     /// Schedules deletion; the secret stays restorable for `days`.
-    async fn schedule_delete(&self, id: &CredentialId, days: i64) -> Result<(), ApiError>;
+    async fn schedule_delete(&self, id: &CredentialId, days: i64) -> Result<(), InternalError>;
 
     /// Cancels a scheduled deletion.
-    async fn restore(&self, id: &CredentialId) -> Result<(), ApiError>;
+    async fn restore(&self, id: &CredentialId) -> Result<(), InternalError>;
 
     /// Immediate deletion, only for a secret no metadata ever pointed at.
-    async fn destroy_unreferenced(&self, id: &CredentialId) -> Result<(), ApiError>;
+    async fn destroy_unreferenced(&self, id: &CredentialId) -> Result<(), InternalError>;
 
     /// Every live secret of this service, for the orphan sweep.
-    async fn tagged_secrets(&self) -> Result<Vec<TaggedSecret>, ApiError>;
+    async fn tagged_secrets(&self) -> Result<Vec<TaggedSecret>, InternalError>;
 }
 
 /// Where domain events go. Events carry ids, names and field names, never values.

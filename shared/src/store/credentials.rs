@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use super::{keys, n, s, Item, Store, CONDITION_FAILED, CONFLICT};
 use crate::domain::{CredentialId, Principal, Role};
-use crate::error::{sdk, ApiError};
+use crate::error::{sdk, InternalError};
 use crate::ports::{Change, Expiry, Grants, WriteOutcome};
 use crate::record::CredentialRecord;
 
@@ -16,12 +16,12 @@ impl Store {
     pub(super) async fn get(
         &self,
         id: &CredentialId,
-    ) -> Result<Option<CredentialRecord>, ApiError> {
+    ) -> Result<Option<CredentialRecord>, InternalError> {
         self.get_one(s(keys::credential(id)), s(keys::META)).await
     }
 
     /// Writes the metadata, its grants and a history line in one transaction.
-    pub(super) async fn write(&self, change: Change<'_>) -> Result<WriteOutcome, ApiError> {
+    pub(super) async fn write(&self, change: Change<'_>) -> Result<WriteOutcome, InternalError> {
         let record = change.record;
         let pk = keys::credential(&record.id);
         let mut meta: Item = serde_dynamo::to_item(record)?;
@@ -39,7 +39,7 @@ impl Store {
                 .expression_attribute_values(":expected", n(v)),
         };
         let mut items = vec![TransactWriteItem::builder()
-            .put(put_meta.build().map_err(ApiError::internal)?)
+            .put(put_meta.build().map_err(InternalError::new)?)
             .build()];
 
         // Grant items mirror the ACL for the principal index. Roles and expiry follow the record.
@@ -71,7 +71,7 @@ impl Store {
             };
             items.push(
                 TransactWriteItem::builder()
-                    .update(update.build().map_err(ApiError::internal)?)
+                    .update(update.build().map_err(InternalError::new)?)
                     .build(),
             );
         }
@@ -82,7 +82,7 @@ impl Store {
                 .key("pk", s(&pk))
                 .key("sk", s(keys::grant(principal)))
                 .build()
-                .map_err(ApiError::internal)?;
+                .map_err(InternalError::new)?;
             items.push(TransactWriteItem::builder().delete(delete).build());
         }
 
@@ -106,7 +106,7 @@ impl Store {
                 .set_item(Some(item))
                 .condition_expression("attribute_not_exists(pk)")
                 .build()
-                .map_err(ApiError::internal)?;
+                .map_err(InternalError::new)?;
             items.push(TransactWriteItem::builder().put(put).build());
         }
         let idempotency_index = change.idempotency.map(|_| items.len() - 1);
@@ -136,7 +136,7 @@ impl Store {
         principal: &Principal,
         after: Option<&CredentialId>,
         limit: i32,
-    ) -> Result<(Vec<(CredentialId, Role)>, bool), ApiError> {
+    ) -> Result<(Vec<(CredentialId, Role)>, bool), InternalError> {
         let partition = keys::grant_partition(org, &principal.to_string());
         let after = after.map_or_else(
             || keys::before_every_credential().to_owned(),
@@ -172,7 +172,7 @@ impl Store {
     pub(super) async fn get_batch(
         &self,
         ids: &[CredentialId],
-    ) -> Result<(Vec<CredentialRecord>, Vec<CredentialId>), ApiError> {
+    ) -> Result<(Vec<CredentialRecord>, Vec<CredentialId>), InternalError> {
         let keys: Vec<Item> = ids
             .iter()
             .map(|id| {
@@ -186,7 +186,7 @@ impl Store {
             .set_keys(Some(keys))
             .consistent_read(true)
             .build()
-            .map_err(ApiError::internal)?;
+            .map_err(InternalError::new)?;
         let out = self
             .client
             .batch_get_item()

@@ -4,7 +4,7 @@ use aws_sdk_dynamodb::types::Put;
 
 use super::{keys, n, s, Item, Store};
 use crate::domain::CredentialId;
-use crate::error::{sdk, ApiError};
+use crate::error::{sdk, InternalError};
 use crate::record::HistoryEntry;
 
 /// History is kept for a year, then DynamoDB's TTL removes it.
@@ -28,7 +28,7 @@ impl Store {
         &self,
         id: &CredentialId,
         entry: &HistoryEntry,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), InternalError> {
         let put = self.history_put(id, entry)?;
         self.client
             .put_item()
@@ -44,7 +44,7 @@ impl Store {
         &self,
         id: &CredentialId,
         entry: &HistoryEntry,
-    ) -> Result<Put, ApiError> {
+    ) -> Result<Put, InternalError> {
         let mut item: Item = serde_dynamo::to_item(entry)?;
         item.insert("pk".into(), s(keys::credential(id)));
         item.insert("sk".into(), s(keys::history(history_key())));
@@ -54,7 +54,7 @@ impl Store {
             .table_name(&self.table)
             .set_item(Some(item))
             .build()
-            .map_err(ApiError::internal)
+            .map_err(InternalError::new)
     }
 
     /// Newest first. `after` is the sort key the previous page ended on.
@@ -63,7 +63,7 @@ impl Store {
         id: &CredentialId,
         limit: i32,
         after: Option<String>,
-    ) -> Result<(Vec<HistoryEntry>, Option<String>), ApiError> {
+    ) -> Result<(Vec<HistoryEntry>, Option<String>), InternalError> {
         self.page_of(id, keys::HISTORY_PREFIX, false, limit, after)
             .await
     }
@@ -77,7 +77,7 @@ impl Store {
         ascending: bool,
         limit: i32,
         after: Option<String>,
-    ) -> Result<(Vec<T>, Option<String>), ApiError> {
+    ) -> Result<(Vec<T>, Option<String>), InternalError> {
         let mut query = self
             .client
             .query()

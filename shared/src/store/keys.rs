@@ -13,7 +13,7 @@
 //! | idempotency key of a create | `IDEM#<org>#<user>#<key>` | `IDEM` |
 
 use crate::domain::CredentialId;
-use crate::error::ApiError;
+use crate::error::InternalError;
 
 pub const META: &str = "META";
 pub const LEASE: &str = "LEASE";
@@ -31,8 +31,9 @@ pub fn credential(id: &CredentialId) -> String {
 }
 
 /// The credential a `CRED#...` key names.
-pub fn credential_id(pk: &str) -> Result<CredentialId, ApiError> {
+pub fn credential_id(pk: &str) -> Result<CredentialId, InternalError> {
     CredentialId::parse(pk.strip_prefix(CREDENTIAL_PREFIX).unwrap_or(pk))
+        .map_err(|_| InternalError::new(format!("the table holds a malformed key `{pk}`")))
 }
 
 /// A key every credential key sorts after.

@@ -4,7 +4,7 @@ use time::OffsetDateTime;
 
 use super::{keys, n, s, Store};
 use crate::domain::CredentialId;
-use crate::error::{sdk, ApiError};
+use crate::error::{sdk, InternalError};
 
 impl Store {
     /// Takes the refresh lease of a credential unless another holder's is still running.
@@ -14,7 +14,7 @@ impl Store {
         owner: &str,
         now: OffsetDateTime,
         for_how_long: std::time::Duration,
-    ) -> Result<bool, ApiError> {
+    ) -> Result<bool, InternalError> {
         let until = now + for_how_long;
         let result = self
             .client
@@ -47,7 +47,7 @@ impl Store {
         &self,
         id: &CredentialId,
         owner: &str,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), InternalError> {
         let result = self
             .client
             .delete_item()

@@ -28,7 +28,7 @@ use aws_sdk_dynamodb::Client;
 use std::collections::HashMap;
 
 use crate::domain::{CredentialId, Principal, Role};
-use crate::error::{sdk, ApiError};
+use crate::error::{sdk, InternalError};
 use crate::record::{CredentialRecord, HistoryEntry};
 
 type Item = HashMap<String, AttributeValue>;
@@ -56,8 +56,8 @@ impl Cancelled {
     }
 
     /// A cancellation the caller did not expect: internal, with the reasons for the log.
-    fn unexpected(&self) -> ApiError {
-        ApiError::internal(format!("transaction cancelled: {:?}", self.0))
+    fn unexpected(&self) -> InternalError {
+        InternalError::new(format!("transaction cancelled: {:?}", self.0))
     }
 }
 
@@ -80,7 +80,7 @@ impl Store {
         &self,
         pk: AttributeValue,
         sk: AttributeValue,
-    ) -> Result<Option<T>, ApiError> {
+    ) -> Result<Option<T>, InternalError> {
         let out = self
             .client
             .get_item()
@@ -102,7 +102,7 @@ impl Store {
     async fn transact(
         &self,
         items: Vec<TransactWriteItem>,
-    ) -> Result<Result<(), Cancelled>, ApiError> {
+    ) -> Result<Result<(), Cancelled>, InternalError> {
         use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
         match self
             .client
@@ -131,16 +131,16 @@ impl Store {
 /// the kind of item it touches.
 #[async_trait::async_trait]
 impl crate::ports::CredentialStore for Store {
-    async fn get(&self, id: &CredentialId) -> Result<Option<CredentialRecord>, ApiError> {
+    async fn get(&self, id: &CredentialId) -> Result<Option<CredentialRecord>, InternalError> {
         Store::get(self, id).await
     }
     async fn get_batch(
         &self,
         ids: &[CredentialId],
-    ) -> Result<(Vec<CredentialRecord>, Vec<CredentialId>), ApiError> {
+    ) -> Result<(Vec<CredentialRecord>, Vec<CredentialId>), InternalError> {
         Store::get_batch(self, ids).await
     }
-    async fn write(&self, change: Change<'_>) -> Result<WriteOutcome, ApiError> {
+    async fn write(&self, change: Change<'_>) -> Result<WriteOutcome, InternalError> {
         Store::write(self, change).await
     }
     async fn granted_to(
@@ -149,14 +149,14 @@ impl crate::ports::CredentialStore for Store {
         principal: &Principal,
         after: Option<&CredentialId>,
         limit: i32,
-    ) -> Result<(Vec<(CredentialId, Role)>, bool), ApiError> {
+    ) -> Result<(Vec<(CredentialId, Role)>, bool), InternalError> {
         Store::granted_to(self, org, principal, after, limit).await
     }
     async fn append_history(
         &self,
         id: &CredentialId,
         entry: &HistoryEntry,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), InternalError> {
         Store::append_history(self, id, entry).await
     }
     async fn history(
@@ -164,7 +164,7 @@ impl crate::ports::CredentialStore for Store {
         id: &CredentialId,
         limit: i32,
         after: Option<String>,
-    ) -> Result<(Vec<HistoryEntry>, Option<String>), ApiError> {
+    ) -> Result<(Vec<HistoryEntry>, Option<String>), InternalError> {
         Store::history(self, id, limit, after).await
     }
     async fn write_usage(
@@ -172,7 +172,7 @@ impl crate::ports::CredentialStore for Store {
         id: &CredentialId,
         change: UsageChange<'_>,
         history: &HistoryEntry,
-    ) -> Result<bool, ApiError> {
+    ) -> Result<bool, InternalError> {
         Store::write_usage(self, id, change, history).await
     }
     async fn usage(
@@ -180,7 +180,7 @@ impl crate::ports::CredentialStore for Store {
         id: &CredentialId,
         kind: &str,
         resource_id: &str,
-    ) -> Result<Option<Usage>, ApiError> {
+    ) -> Result<Option<Usage>, InternalError> {
         Store::usage(self, id, kind, resource_id).await
     }
     async fn usages(
@@ -188,16 +188,16 @@ impl crate::ports::CredentialStore for Store {
         id: &CredentialId,
         limit: i32,
         after: Option<String>,
-    ) -> Result<(Vec<Usage>, Option<String>), ApiError> {
+    ) -> Result<(Vec<Usage>, Option<String>), InternalError> {
         Store::usages(self, id, limit, after).await
     }
-    async fn usage_count(&self, id: &CredentialId) -> Result<usize, ApiError> {
+    async fn usage_count(&self, id: &CredentialId) -> Result<usize, InternalError> {
         Store::usage_count(self, id).await
     }
     async fn idempotency(
         &self,
         key: &IdempotencyKey,
-    ) -> Result<Option<IdempotencyRecord>, ApiError> {
+    ) -> Result<Option<IdempotencyRecord>, InternalError> {
         Store::idempotency(self, key).await
     }
     async fn take_lease(
@@ -206,16 +206,20 @@ impl crate::ports::CredentialStore for Store {
         owner: &str,
         now: time::OffsetDateTime,
         for_how_long: std::time::Duration,
-    ) -> Result<bool, ApiError> {
+    ) -> Result<bool, InternalError> {
         Store::take_lease(self, id, owner, now, for_how_long).await
     }
-    async fn release_lease(&self, id: &CredentialId, owner: &str) -> Result<(), ApiError> {
+    async fn release_lease(&self, id: &CredentialId, owner: &str) -> Result<(), InternalError> {
         Store::release_lease(self, id, owner).await
     }
-    async fn put_oauth_state(&self, state: &str, pending: &OAuthPending) -> Result<(), ApiError> {
+    async fn put_oauth_state(
+        &self,
+        state: &str,
+        pending: &OAuthPending,
+    ) -> Result<(), InternalError> {
         Store::put_oauth_state(self, state, pending).await
     }
-    async fn take_oauth_state(&self, state: &str) -> Result<Option<OAuthPending>, ApiError> {
+    async fn take_oauth_state(&self, state: &str) -> Result<Option<OAuthPending>, InternalError> {
         Store::take_oauth_state(self, state).await
     }
     async fn count_test_once(
@@ -224,10 +228,10 @@ impl crate::ports::CredentialStore for Store {
         user: &str,
         allowance: TestAllowance,
         minute: i64,
-    ) -> Result<crate::ports::Counted, ApiError> {
+    ) -> Result<crate::ports::Counted, InternalError> {
         Store::count_test_once(self, org, user, allowance, minute).await
     }
-    async fn due_for_refresh(&self, by: i64) -> Result<(Vec<CredentialId>, usize), ApiError> {
+    async fn due_for_refresh(&self, by: i64) -> Result<(Vec<CredentialId>, usize), InternalError> {
         Store::due_for_refresh(self, by).await
     }
 }

@@ -1,7 +1,7 @@
 //! Authorizations in progress through an OAuth provider, keyed by their one-time `state`.
 
 use super::{keys, n, s, Item, Store};
-use crate::error::{sdk, ApiError};
+use crate::error::{sdk, InternalError};
 use crate::ports::OAuthPending;
 
 impl Store {
@@ -10,7 +10,7 @@ impl Store {
         &self,
         state: &str,
         pending: &OAuthPending,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), InternalError> {
         let mut item: Item = serde_dynamo::to_item(pending)?;
         item.insert("pk".into(), s(keys::oauth_state(state)));
         item.insert("sk".into(), s(keys::OAUTH_STATE));
@@ -30,7 +30,7 @@ impl Store {
     pub(super) async fn take_oauth_state(
         &self,
         state: &str,
-    ) -> Result<Option<OAuthPending>, ApiError> {
+    ) -> Result<Option<OAuthPending>, InternalError> {
         let out = self
             .client
             .delete_item()

@@ -1,7 +1,7 @@
 //! Test-rate counters: connection tests per minute per user and per organisation.
 
 use super::{keys, n, s, Store, CONDITION_FAILED, CONFLICT};
-use crate::error::ApiError;
+use crate::error::InternalError;
 use crate::ports::Counted;
 use crate::ports::{Exhausted, TestAllowance};
 use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
@@ -15,7 +15,7 @@ impl Store {
         user: &str,
         allowance: TestAllowance,
         minute: i64,
-    ) -> Result<Counted, ApiError> {
+    ) -> Result<Counted, InternalError> {
         let counters: Vec<_> = allowance
             .limits()
             .map(|(which, limit)| {
@@ -43,7 +43,7 @@ impl Store {
                 .expression_attribute_values(":limit", n(limit))
                 .expression_attribute_values(":ttl", n((minute + 2) * 60))
                 .build()
-                .map_err(ApiError::internal)?;
+                .map_err(InternalError::new)?;
             items.push(TransactWriteItem::builder().update(update).build());
         }
         let cancelled = match self.transact(items).await? {

@@ -2,7 +2,7 @@
 
 use super::{keys, n, s, Store};
 use crate::domain::CredentialId;
-use crate::error::{sdk, ApiError};
+use crate::error::{sdk, InternalError};
 
 impl Store {
     /// Credential ids whose refresh is due by `by` (epoch seconds), from the sparse due index,
@@ -10,7 +10,7 @@ impl Store {
     pub(super) async fn due_for_refresh(
         &self,
         by: i64,
-    ) -> Result<(Vec<CredentialId>, usize), ApiError> {
+    ) -> Result<(Vec<CredentialId>, usize), InternalError> {
         let mut ids = Vec::new();
         let mut read = 0;
         // The SDK's paginator follows LastEvaluatedKey.

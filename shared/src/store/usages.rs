@@ -4,7 +4,7 @@ use aws_sdk_dynamodb::types::{ConditionCheck, Delete, Put, Select, TransactWrite
 
 use super::{keys, s, Item, Store, CONDITION_FAILED};
 use crate::domain::CredentialId;
-use crate::error::{sdk, ApiError};
+use crate::error::{sdk, InternalError};
 use crate::ports::{Usage, UsageChange};
 use crate::record::HistoryEntry;
 
@@ -16,7 +16,7 @@ impl Store {
         id: &CredentialId,
         change: UsageChange<'_>,
         history: &HistoryEntry,
-    ) -> Result<bool, ApiError> {
+    ) -> Result<bool, InternalError> {
         let pk = keys::credential(id);
         let live = ConditionCheck::builder()
             .table_name(&self.table)
@@ -24,7 +24,7 @@ impl Store {
             .key("sk", s(keys::META))
             .condition_expression("attribute_exists(pk) AND attribute_not_exists(deleted_at)")
             .build()
-            .map_err(ApiError::internal)?;
+            .map_err(InternalError::new)?;
         let usage_item = match change {
             UsageChange::Add(usage) => {
                 let mut item: Item = serde_dynamo::to_item(usage)?;
@@ -35,7 +35,7 @@ impl Store {
                     .set_item(Some(item))
                     .build();
                 TransactWriteItem::builder()
-                    .put(put.map_err(ApiError::internal)?)
+                    .put(put.map_err(InternalError::new)?)
                     .build()
             }
             UsageChange::Remove { kind, resource_id } => {
@@ -45,7 +45,7 @@ impl Store {
                     .key("sk", s(keys::usage(kind, resource_id)))
                     .build();
                 TransactWriteItem::builder()
-                    .delete(delete.map_err(ApiError::internal)?)
+                    .delete(delete.map_err(InternalError::new)?)
                     .build()
             }
         };
@@ -68,7 +68,7 @@ impl Store {
         id: &CredentialId,
         kind: &str,
         resource_id: &str,
-    ) -> Result<Option<Usage>, ApiError> {
+    ) -> Result<Option<Usage>, InternalError> {
         self.get_one(s(keys::credential(id)), s(keys::usage(kind, resource_id)))
             .await
     }
@@ -79,13 +79,13 @@ impl Store {
         id: &CredentialId,
         limit: i32,
         after: Option<String>,
-    ) -> Result<(Vec<Usage>, Option<String>), ApiError> {
+    ) -> Result<(Vec<Usage>, Option<String>), InternalError> {
         self.page_of(id, keys::USAGE_PREFIX, true, limit, after)
             .await
     }
 
     /// How many data sources and destinations use the credential.
-    pub(super) async fn usage_count(&self, id: &CredentialId) -> Result<usize, ApiError> {
+    pub(super) async fn usage_count(&self, id: &CredentialId) -> Result<usize, InternalError> {
         let mut count = 0;
         let mut pages = self
             .client

@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 use super::lock;
 use crate::catalog::SecretFields;
 use crate::domain::CredentialId;
-use crate::error::ApiError;
+use crate::error::InternalError;
 use crate::ports::SecretStore;
 use crate::vault::versions::{
     derived_version_token, derives_from, first_version_token, newer_than,
@@ -72,8 +72,8 @@ fn fields(map: &BTreeMap<String, String>) -> SecretFields {
     )
 }
 
-fn missing() -> ApiError {
-    ApiError::internal("no such secret")
+fn missing() -> InternalError {
+    InternalError::new("no such secret")
 }
 
 impl MemorySecrets {
@@ -118,10 +118,14 @@ impl MemorySecrets {
 
 #[async_trait]
 impl SecretStore for MemorySecrets {
-    async fn create(&self, id: &CredentialId, secrets: &SecretFields) -> Result<String, ApiError> {
+    async fn create(
+        &self,
+        id: &CredentialId,
+        secrets: &SecretFields,
+    ) -> Result<String, InternalError> {
         let mut all = lock(&self.secrets);
         if all.contains_key(id) {
-            return Err(ApiError::internal("the secret already exists"));
+            return Err(InternalError::new("the secret already exists"));
         }
         let version = first_version_token(id);
         all.insert(
@@ -146,13 +150,13 @@ impl SecretStore for MemorySecrets {
         secrets: &SecretFields,
         why: Pending,
         parent: &str,
-    ) -> Result<String, ApiError> {
+    ) -> Result<String, InternalError> {
         let mut all = lock(&self.secrets);
         let secret = all.get_mut(id).ok_or_else(missing)?;
         let version = derived_version_token(parent);
         match secret.version(&version) {
             Some(v) if v.fields != exposed(secrets) => {
-                return Err(ApiError::internal(
+                return Err(InternalError::new(
                     "a version with this token holds other values",
                 ))
             }
@@ -172,7 +176,7 @@ impl SecretStore for MemorySecrets {
         id: &CredentialId,
         version: &str,
         _named_before: &str,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), InternalError> {
         let mut all = lock(&self.secrets);
         let secret = all.get_mut(id).ok_or_else(missing)?;
         let current = secret.labelled(CURRENT).map(|v| v.id.clone());
@@ -188,7 +192,7 @@ impl SecretStore for MemorySecrets {
         id: &CredentialId,
         version: &str,
         why: Pending,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), InternalError> {
         let mut all = lock(&self.secrets);
         let secret = all.get_mut(id).ok_or_else(missing)?;
         for v in secret.versions.iter_mut().filter(|v| v.id == version) {
@@ -201,7 +205,7 @@ impl SecretStore for MemorySecrets {
         &self,
         id: &CredentialId,
         named: &str,
-    ) -> Result<SecretFields, ApiError> {
+    ) -> Result<SecretFields, InternalError> {
         let interrupted = {
             let all = lock(&self.secrets);
             let secret = all.get(id).ok_or_else(missing)?;
@@ -221,30 +225,30 @@ impl SecretStore for MemorySecrets {
         }
     }
 
-    async fn read(&self, id: &CredentialId, version: &str) -> Result<SecretFields, ApiError> {
+    async fn read(&self, id: &CredentialId, version: &str) -> Result<SecretFields, InternalError> {
         let all = lock(&self.secrets);
         let v = all.get(id).and_then(|s| s.version(version));
         v.map(|v| fields(&v.fields)).ok_or_else(missing)
     }
 
-    async fn schedule_delete(&self, id: &CredentialId, _days: i64) -> Result<(), ApiError> {
+    async fn schedule_delete(&self, id: &CredentialId, _days: i64) -> Result<(), InternalError> {
         let mut all = lock(&self.secrets);
         all.get_mut(id).ok_or_else(missing)?.scheduled_for_deletion = true;
         Ok(())
     }
 
-    async fn restore(&self, id: &CredentialId) -> Result<(), ApiError> {
+    async fn restore(&self, id: &CredentialId) -> Result<(), InternalError> {
         let mut all = lock(&self.secrets);
         all.get_mut(id).ok_or_else(missing)?.scheduled_for_deletion = false;
         Ok(())
     }
 
-    async fn destroy_unreferenced(&self, id: &CredentialId) -> Result<(), ApiError> {
+    async fn destroy_unreferenced(&self, id: &CredentialId) -> Result<(), InternalError> {
         lock(&self.secrets).remove(id);
         Ok(())
     }
 
-    async fn tagged_secrets(&self) -> Result<Vec<TaggedSecret>, ApiError> {
+    async fn tagged_secrets(&self) -> Result<Vec<TaggedSecret>, InternalError> {
         Ok(lock(&self.secrets)
             .iter()
             .filter(|(_, s)| !s.scheduled_for_deletion)

@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 
 use super::{lock, page};
 use crate::domain::{CredentialId, Principal, Role};
-use crate::error::ApiError;
+use crate::error::InternalError;
 use crate::ports::{Counted, CredentialStore};
 use crate::record::{CredentialRecord, HistoryEntry};
 use crate::store::{
@@ -115,14 +115,14 @@ impl MemoryStore {
 
 #[async_trait]
 impl CredentialStore for MemoryStore {
-    async fn get(&self, id: &CredentialId) -> Result<Option<CredentialRecord>, ApiError> {
+    async fn get(&self, id: &CredentialId) -> Result<Option<CredentialRecord>, InternalError> {
         Ok(lock(&self.state).records.get(id).cloned())
     }
 
     async fn get_batch(
         &self,
         ids: &[CredentialId],
-    ) -> Result<(Vec<CredentialRecord>, Vec<CredentialId>), ApiError> {
+    ) -> Result<(Vec<CredentialRecord>, Vec<CredentialId>), InternalError> {
         lock(&self.batch_reads).push(ids.len());
         let (served, left) = {
             let mut faults = lock(&self.faults);
@@ -141,12 +141,12 @@ impl CredentialStore for MemoryStore {
         Ok((found, left.to_vec()))
     }
 
-    async fn write(&self, change: Change<'_>) -> Result<WriteOutcome, ApiError> {
+    async fn write(&self, change: Change<'_>) -> Result<WriteOutcome, InternalError> {
         {
             let mut faults = lock(&self.faults);
             if faults.failing_writes > 0 {
                 faults.failing_writes -= 1;
-                return Err(ApiError::internal("the table is unreachable (injected)"));
+                return Err(InternalError::new("the table is unreachable (injected)"));
             }
         }
         let mut state = lock(&self.state);
@@ -192,7 +192,7 @@ impl CredentialStore for MemoryStore {
         principal: &Principal,
         after: Option<&CredentialId>,
         limit: i32,
-    ) -> Result<(Vec<(CredentialId, Role)>, bool), ApiError> {
+    ) -> Result<(Vec<(CredentialId, Role)>, bool), InternalError> {
         let key = partition(org, &principal.to_string());
         let all: Vec<(CredentialId, Role)> = lock(&self.state)
             .grants
@@ -208,7 +208,7 @@ impl CredentialStore for MemoryStore {
         &self,
         id: &CredentialId,
         entry: &HistoryEntry,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), InternalError> {
         lock(&self.state)
             .history
             .entry(id.clone())
@@ -222,7 +222,7 @@ impl CredentialStore for MemoryStore {
         id: &CredentialId,
         limit: i32,
         after: Option<String>,
-    ) -> Result<(Vec<HistoryEntry>, Option<String>), ApiError> {
+    ) -> Result<(Vec<HistoryEntry>, Option<String>), InternalError> {
         let lines = self.history_of(id);
         let newest_first = lines
             .into_iter()
@@ -238,7 +238,7 @@ impl CredentialStore for MemoryStore {
         id: &CredentialId,
         change: UsageChange<'_>,
         history: &HistoryEntry,
-    ) -> Result<bool, ApiError> {
+    ) -> Result<bool, InternalError> {
         let mut state = lock(&self.state);
         if state.records.get(id).is_none_or(|r| r.is_deleted()) {
             return Ok(false);
@@ -266,7 +266,7 @@ impl CredentialStore for MemoryStore {
         id: &CredentialId,
         kind: &str,
         resource_id: &str,
-    ) -> Result<Option<Usage>, ApiError> {
+    ) -> Result<Option<Usage>, InternalError> {
         Ok(lock(&self.state)
             .usages
             .get(id)
@@ -279,7 +279,7 @@ impl CredentialStore for MemoryStore {
         id: &CredentialId,
         limit: i32,
         after: Option<String>,
-    ) -> Result<(Vec<Usage>, Option<String>), ApiError> {
+    ) -> Result<(Vec<Usage>, Option<String>), InternalError> {
         let all = lock(&self.state)
             .usages
             .get(id)
@@ -288,14 +288,14 @@ impl CredentialStore for MemoryStore {
         Ok(page(all, limit, after))
     }
 
-    async fn usage_count(&self, id: &CredentialId) -> Result<usize, ApiError> {
+    async fn usage_count(&self, id: &CredentialId) -> Result<usize, InternalError> {
         Ok(lock(&self.state).usages.get(id).map_or(0, |u| u.len()))
     }
 
     async fn idempotency(
         &self,
         key: &IdempotencyKey,
-    ) -> Result<Option<IdempotencyRecord>, ApiError> {
+    ) -> Result<Option<IdempotencyRecord>, InternalError> {
         Ok(lock(&self.state).idempotency.get(key).cloned())
     }
 
@@ -305,7 +305,7 @@ impl CredentialStore for MemoryStore {
         owner: &str,
         now: OffsetDateTime,
         for_how_long: Duration,
-    ) -> Result<bool, ApiError> {
+    ) -> Result<bool, InternalError> {
         let mut state = lock(&self.state);
         let now_s = now.unix_timestamp();
         if state
@@ -320,7 +320,7 @@ impl CredentialStore for MemoryStore {
         Ok(true)
     }
 
-    async fn release_lease(&self, id: &CredentialId, owner: &str) -> Result<(), ApiError> {
+    async fn release_lease(&self, id: &CredentialId, owner: &str) -> Result<(), InternalError> {
         let mut state = lock(&self.state);
         if state.leases.get(id).is_some_and(|(o, _)| o == owner) {
             state.leases.remove(id);
@@ -328,14 +328,18 @@ impl CredentialStore for MemoryStore {
         Ok(())
     }
 
-    async fn put_oauth_state(&self, state: &str, pending: &OAuthPending) -> Result<(), ApiError> {
+    async fn put_oauth_state(
+        &self,
+        state: &str,
+        pending: &OAuthPending,
+    ) -> Result<(), InternalError> {
         lock(&self.state)
             .oauth
             .insert(state.to_owned(), pending.clone());
         Ok(())
     }
 
-    async fn take_oauth_state(&self, state: &str) -> Result<Option<OAuthPending>, ApiError> {
+    async fn take_oauth_state(&self, state: &str) -> Result<Option<OAuthPending>, InternalError> {
         Ok(lock(&self.state).oauth.remove(state))
     }
 
@@ -345,7 +349,7 @@ impl CredentialStore for MemoryStore {
         user: &str,
         allowance: TestAllowance,
         minute: i64,
-    ) -> Result<Counted, ApiError> {
+    ) -> Result<Counted, InternalError> {
         {
             let mut faults = lock(&self.faults);
             if faults.conflicts > 0 {
@@ -376,7 +380,7 @@ impl CredentialStore for MemoryStore {
         Ok(Counted::Yes)
     }
 
-    async fn due_for_refresh(&self, by: i64) -> Result<(Vec<CredentialId>, usize), ApiError> {
+    async fn due_for_refresh(&self, by: i64) -> Result<(Vec<CredentialId>, usize), InternalError> {
         let ids: Vec<CredentialId> = lock(&self.state)
             .records
             .values()

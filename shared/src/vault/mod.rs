@@ -15,7 +15,7 @@ use versions::{derived_version_token, first_version_token, newer_than};
 
 use crate::catalog::SecretFields;
 use crate::domain::CredentialId;
-use crate::error::{sdk, ApiError};
+use crate::error::{sdk, InternalError};
 use crate::ports::SecretStore;
 pub use crate::ports::{Pending, TaggedSecret};
 
@@ -31,7 +31,7 @@ pub struct Vault {
 /// The only secrets a refresh writes, and so the only ones adopted from an interrupted refresh.
 const TOKEN_FIELDS: [&str; 2] = ["access_token", "refresh_token"];
 
-fn to_json(secrets: &SecretFields) -> Result<SecretString, ApiError> {
+fn to_json(secrets: &SecretFields) -> Result<SecretString, InternalError> {
     let exposed: BTreeMap<&str, &str> = secrets
         .0
         .iter()
@@ -52,7 +52,7 @@ impl Vault {
         format!("{}{}", self.prefix, id)
     }
 
-    async fn promote_wherever(&self, name: &str, version: &str) -> Result<(), ApiError> {
+    async fn promote_wherever(&self, name: &str, version: &str) -> Result<(), InternalError> {
         let described = self
             .client
             .describe_secret()
@@ -88,7 +88,11 @@ impl Vault {
 impl SecretStore for Vault {
     /// Creates the credential's secret; returns the version id. The tag lets an orphan sweep
     /// find secrets whose metadata was never written.
-    async fn create(&self, id: &CredentialId, secrets: &SecretFields) -> Result<String, ApiError> {
+    async fn create(
+        &self,
+        id: &CredentialId,
+        secrets: &SecretFields,
+    ) -> Result<String, InternalError> {
         let out = self
             .client
             .create_secret()
@@ -106,7 +110,7 @@ impl SecretStore for Vault {
             .await
             .map_err(sdk)?;
         out.version_id
-            .ok_or_else(|| ApiError::internal("CreateSecret returned no version id"))
+            .ok_or_else(|| InternalError::new("CreateSecret returned no version id"))
     }
 
     /// Writes a new version, derived from version `parent`, that nothing reads until metadata
@@ -117,7 +121,7 @@ impl SecretStore for Vault {
         secrets: &SecretFields,
         why: Pending,
         parent: &str,
-    ) -> Result<String, ApiError> {
+    ) -> Result<String, InternalError> {
         let out = self
             .client
             .put_secret_value()
@@ -129,7 +133,7 @@ impl SecretStore for Vault {
             .await
             .map_err(sdk)?;
         out.version_id
-            .ok_or_else(|| ApiError::internal("PutSecretValue returned no version id"))
+            .ok_or_else(|| InternalError::new("PutSecretValue returned no version id"))
     }
 
     /// Moves AWSCURRENT to `version`, which the metadata now names, from `named_before`, where
@@ -140,7 +144,7 @@ impl SecretStore for Vault {
         id: &CredentialId,
         version: &str,
         named_before: &str,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), InternalError> {
         if version == named_before {
             return Ok(());
         }
@@ -173,7 +177,7 @@ impl SecretStore for Vault {
         id: &CredentialId,
         version: &str,
         why: Pending,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), InternalError> {
         self.client
             .update_secret_version_stage()
             .secret_id(self.secret_name(id))
@@ -197,7 +201,7 @@ impl SecretStore for Vault {
         &self,
         id: &CredentialId,
         named: &str,
-    ) -> Result<SecretFields, ApiError> {
+    ) -> Result<SecretFields, InternalError> {
         let labelled = self
             .client
             .get_secret_value()
@@ -229,7 +233,7 @@ impl SecretStore for Vault {
     }
 
     /// The secret fields stored in exactly `version`.
-    async fn read(&self, id: &CredentialId, version: &str) -> Result<SecretFields, ApiError> {
+    async fn read(&self, id: &CredentialId, version: &str) -> Result<SecretFields, InternalError> {
         let out = self
             .client
             .get_secret_value()
@@ -242,7 +246,7 @@ impl SecretStore for Vault {
     }
 
     /// Schedules deletion; the secret stays restorable for `days`.
-    async fn schedule_delete(&self, id: &CredentialId, days: i64) -> Result<(), ApiError> {
+    async fn schedule_delete(&self, id: &CredentialId, days: i64) -> Result<(), InternalError> {
         self.client
             .delete_secret()
             .secret_id(self.secret_name(id))
@@ -254,7 +258,7 @@ impl SecretStore for Vault {
     }
 
     /// Immediate deletion, only for a secret no metadata ever pointed at.
-    async fn destroy_unreferenced(&self, id: &CredentialId) -> Result<(), ApiError> {
+    async fn destroy_unreferenced(&self, id: &CredentialId) -> Result<(), InternalError> {
         self.client
             .delete_secret()
             .secret_id(self.secret_name(id))
@@ -266,7 +270,7 @@ impl SecretStore for Vault {
     }
 
     /// Every live (not scheduled for deletion) secret under the prefix with a credential tag.
-    async fn tagged_secrets(&self) -> Result<Vec<TaggedSecret>, ApiError> {
+    async fn tagged_secrets(&self) -> Result<Vec<TaggedSecret>, InternalError> {
         let mut found = Vec::new();
         let mut pages = self
             .client
@@ -310,7 +314,7 @@ impl SecretStore for Vault {
     }
 
     /// Cancels a scheduled deletion. Restoring a secret that is not scheduled is a no-op.
-    async fn restore(&self, id: &CredentialId) -> Result<(), ApiError> {
+    async fn restore(&self, id: &CredentialId) -> Result<(), InternalError> {
         self.client
             .restore_secret()
             .secret_id(self.secret_name(id))
@@ -336,10 +340,10 @@ pub(crate) fn adopt_tokens(
     }
 }
 
-fn fields_of(secret_string: Option<String>) -> Result<SecretFields, ApiError> {
+fn fields_of(secret_string: Option<String>) -> Result<SecretFields, InternalError> {
     let raw = SecretString::from(secret_string.unwrap_or_default());
     let map: BTreeMap<String, String> = serde_json::from_str(raw.expose_secret())
-        .map_err(|_| ApiError::internal("stored secret is not a JSON object of strings"))?;
+        .map_err(|_| InternalError::new("stored secret is not a JSON object of strings"))?;
     Ok(SecretFields(
         map.into_iter()
             .map(|(k, v)| (k, SecretString::from(v)))

@@ -42,7 +42,7 @@ async fn a_batch_read_gives_up_when_keys_stay_unprocessed() {
     let ids: Vec<CredentialId> = (0..2).map(|_| CredentialId::generate()).collect();
     store.leave_unprocessed(100);
     let err = store.get_many(&ids).await.unwrap_err();
-    assert_eq!(err.code(), "internal_error");
+    assert!(err.to_string().contains("unprocessed"), "{err}");
     assert_eq!(store.batch_reads().len(), 9, "one read and eight retries");
 }
 
