@@ -6,7 +6,7 @@ use lambda_runtime::LambdaEvent;
 use latchkey_shared::config::Config;
 use latchkey_shared::domain::CredentialId;
 use latchkey_shared::error::InternalError;
-use latchkey_shared::ports::{Ports, SecretStore};
+use latchkey_shared::ports::{Clock, CredentialStore, SecretStore};
 use serde::Serialize;
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -20,25 +20,31 @@ pub struct SweepReport {
     pub removed: usize,
 }
 
+/// Given no event sink, as its IAM role has none: the sweep reads metadata and removes secrets.
 pub struct Janitor {
-    ports: Ports,
+    store: Arc<dyn CredentialStore>,
     secrets: Arc<dyn SecretStore>,
+    clock: Arc<dyn Clock>,
     min_age: Duration,
 }
 
 impl Janitor {
     pub fn new(aws: &aws_config::SdkConfig, config: &Config) -> Self {
-        Self::with_ports(
-            latchkey_shared::aws::ports(aws, config),
-            latchkey_shared::aws::secrets(aws, config),
-            config,
-        )
+        let ports = latchkey_shared::aws::ports(aws, config);
+        let secrets = latchkey_shared::aws::secrets(aws, config);
+        Self::with_ports(ports.store, secrets, ports.clock, config)
     }
 
-    pub fn with_ports(ports: Ports, secrets: Arc<dyn SecretStore>, config: &Config) -> Self {
+    pub fn with_ports(
+        store: Arc<dyn CredentialStore>,
+        secrets: Arc<dyn SecretStore>,
+        clock: Arc<dyn Clock>,
+        config: &Config,
+    ) -> Self {
         Self {
-            ports,
+            store,
             secrets,
+            clock,
             min_age: Duration::minutes(i64::from(config.orphan_min_age_minutes)),
         }
     }
@@ -53,7 +59,7 @@ impl Janitor {
 
     #[tracing::instrument(skip_all)]
     pub async fn sweep(&self) -> Result<SweepReport, InternalError> {
-        let cutoff = self.ports.now() - self.min_age;
+        let cutoff = self.clock.now() - self.min_age;
         let secrets = self.secrets.tagged_secrets().await?;
         let mut report = SweepReport {
             examined: secrets.len(),
@@ -68,7 +74,6 @@ impl Janitor {
         // One batch read per 100 secrets, not one read each: the sweep stays well inside its
         // timeout at tens of thousands of credentials.
         let named: HashSet<CredentialId> = self
-            .ports
             .store
             .get_many(&candidates)
             .await?

@@ -9,7 +9,12 @@ use crate::Janitor;
 #[tokio::test]
 async fn only_old_secrets_that_no_credential_names_are_removed() {
     let world = World::default();
-    let janitor = Janitor::with_ports(world.ports(), world.secrets.clone(), &config(&[]));
+    let janitor = Janitor::with_ports(
+        world.store.clone(),
+        world.secrets.clone(),
+        world.clock.clone(),
+        &config(&[]),
+    );
     let named = world
         .create(
             &caller("alice", "acme", &[]),

@@ -13,7 +13,7 @@ use latchkey_shared::error::ApiError;
 use latchkey_shared::handler::{load_for, refuse_deleted};
 use latchkey_shared::http::{self, admit_connection_test, json_object, json_response, respond};
 use latchkey_shared::openapi::UnsavedTestBody;
-use latchkey_shared::ports::{Ports, SecretStore};
+use latchkey_shared::ports::{Ports, SecretReader};
 use latchkey_shared::record::HistoryAction;
 use latchkey_shared::status::Trigger;
 use latchkey_shared::store::TestAllowance;
@@ -24,7 +24,8 @@ use std::sync::Arc;
 
 pub struct Service {
     ports: Ports,
-    secrets: Arc<dyn SecretStore>,
+    /// Read only, as its IAM role: a test never writes a secret.
+    secrets: Arc<dyn SecretReader>,
     testers: Testers,
     allowance: TestAllowance,
 }
@@ -38,7 +39,7 @@ impl Service {
         )
     }
 
-    pub fn with_ports(ports: Ports, secrets: Arc<dyn SecretStore>, config: &Config) -> Self {
+    pub fn with_ports(ports: Ports, secrets: Arc<dyn SecretReader>, config: &Config) -> Self {
         Self {
             ports,
             secrets,

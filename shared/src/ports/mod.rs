@@ -198,10 +198,17 @@ pub trait CredentialStore: Send + Sync {
     }
 }
 
+/// Reading a credential's secret fields: all a function that only tests or hands out needs.
+#[async_trait]
+pub trait SecretReader: Send + Sync {
+    /// The secret fields stored in exactly `version`.
+    async fn read(&self, id: &CredentialId, version: &str) -> Result<SecretFields, InternalError>;
+}
+
 /// Where credentials' secret fields live, one version per change; the version protocol is
 /// [`crate::vault`]'s.
 #[async_trait]
-pub trait SecretStore: Send + Sync {
+pub trait SecretStore: SecretReader {
     /// Creates the credential's secret; returns the version id.
     async fn create(
         &self,
@@ -241,9 +248,6 @@ pub trait SecretStore: Send + Sync {
         id: &CredentialId,
         named: &str,
     ) -> Result<SecretFields, InternalError>;
-
-    /// The secret fields stored in exactly `version`.
-    async fn read(&self, id: &CredentialId, version: &str) -> Result<SecretFields, InternalError>;
 
     /// Schedules deletion; the secret stays restorable for `days`.
     async fn schedule_delete(&self, id: &CredentialId, days: i64) -> Result<(), InternalError>;

@@ -12,7 +12,7 @@ use super::lock;
 use crate::catalog::SecretFields;
 use crate::domain::CredentialId;
 use crate::error::InternalError;
-use crate::ports::SecretStore;
+use crate::ports::{SecretReader, SecretStore};
 use crate::vault::versions::{
     derived_version_token, derives_from, first_version_token, newer_than,
 };
@@ -225,12 +225,6 @@ impl SecretStore for MemorySecrets {
         }
     }
 
-    async fn read(&self, id: &CredentialId, version: &str) -> Result<SecretFields, InternalError> {
-        let all = lock(&self.secrets);
-        let v = all.get(id).and_then(|s| s.version(version));
-        v.map(|v| fields(&v.fields)).ok_or_else(missing)
-    }
-
     async fn schedule_delete(&self, id: &CredentialId, _days: i64) -> Result<(), InternalError> {
         let mut all = lock(&self.secrets);
         all.get_mut(id).ok_or_else(missing)?.scheduled_for_deletion = true;
@@ -257,5 +251,14 @@ impl SecretStore for MemorySecrets {
                 created_at: s.created_at,
             })
             .collect())
+    }
+}
+
+#[async_trait]
+impl SecretReader for MemorySecrets {
+    async fn read(&self, id: &CredentialId, version: &str) -> Result<SecretFields, InternalError> {
+        let all = lock(&self.secrets);
+        let v = all.get(id).and_then(|s| s.version(version));
+        v.map(|v| fields(&v.fields)).ok_or_else(missing)
     }
 }

@@ -6,6 +6,7 @@
 
 pub(crate) mod versions;
 
+use async_trait::async_trait;
 use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType, Tag};
 use aws_sdk_secretsmanager::Client;
 use secrecy::{ExposeSecret, SecretString};
@@ -16,8 +17,8 @@ use versions::{derived_version_token, first_version_token, newer_than};
 use crate::catalog::SecretFields;
 use crate::domain::CredentialId;
 use crate::error::{sdk, InternalError};
-use crate::ports::SecretStore;
 pub use crate::ports::{Pending, TaggedSecret};
+use crate::ports::{SecretReader, SecretStore};
 
 pub(crate) const CURRENT: &str = "AWSCURRENT";
 pub const CREDENTIAL_TAG: &str = "latchkey:credential-id";
@@ -84,7 +85,7 @@ impl Vault {
     }
 }
 
-#[async_trait::async_trait]
+#[async_trait]
 impl SecretStore for Vault {
     /// Creates the credential's secret; returns the version id. The tag lets an orphan sweep
     /// find secrets whose metadata was never written.
@@ -232,19 +233,6 @@ impl SecretStore for Vault {
         Ok(fields)
     }
 
-    /// The secret fields stored in exactly `version`.
-    async fn read(&self, id: &CredentialId, version: &str) -> Result<SecretFields, InternalError> {
-        let out = self
-            .client
-            .get_secret_value()
-            .secret_id(self.secret_name(id))
-            .version_id(version)
-            .send()
-            .await
-            .map_err(sdk)?;
-        fields_of(out.secret_string)
-    }
-
     /// Schedules deletion; the secret stays restorable for `days`.
     async fn schedule_delete(&self, id: &CredentialId, days: i64) -> Result<(), InternalError> {
         self.client
@@ -349,4 +337,20 @@ fn fields_of(secret_string: Option<String>) -> Result<SecretFields, InternalErro
             .map(|(k, v)| (k, SecretString::from(v)))
             .collect(),
     ))
+}
+
+#[async_trait]
+impl SecretReader for Vault {
+    /// The secret fields stored in exactly `version`.
+    async fn read(&self, id: &CredentialId, version: &str) -> Result<SecretFields, InternalError> {
+        let out = self
+            .client
+            .get_secret_value()
+            .secret_id(self.secret_name(id))
+            .version_id(version)
+            .send()
+            .await
+            .map_err(sdk)?;
+        fields_of(out.secret_string)
+    }
 }

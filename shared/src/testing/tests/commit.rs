@@ -3,7 +3,7 @@
 
 use crate::commit::{commit, commit_with_secrets, Committed, Secrets, Write};
 use crate::domain::CredentialId;
-use crate::ports::{CredentialStore, SecretStore};
+use crate::ports::{CredentialStore, SecretReader, SecretStore};
 use crate::record::{CredentialRecord, HistoryAction, HistoryEntry};
 use crate::store::{IdempotencyKey, IdempotencyRecord};
 use crate::testing::secret_fields;

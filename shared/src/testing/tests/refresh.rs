@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use crate::domain::{CredentialId, Status};
 use crate::oauth::Tokens;
-use crate::ports::{CredentialStore, SecretStore, TokenEndpoint};
+use crate::ports::{CredentialStore, SecretReader, SecretStore, TokenEndpoint};
 use crate::record::CredentialRecord;
 use crate::refresh::{backoff, margin, RefreshOutcome, Refresher, SkipReason, When};
 use crate::status::{Observation, Verdict, REFRESH_EXHAUSTED};
