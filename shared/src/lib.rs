@@ -12,6 +12,7 @@ pub mod events;
 pub mod guard;
 pub mod handler;
 pub mod http;
+pub mod lambda;
 #[cfg(test)]
 mod module_graph;
 #[cfg(feature = "testers")]

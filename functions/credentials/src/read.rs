@@ -6,7 +6,7 @@ use lambda_http::{Body, Request, Response};
 use latchkey_shared::authz::{effective_role, Action};
 use latchkey_shared::catalog::catalog;
 use latchkey_shared::domain::{Caller, CredentialId, Role, Status};
-use latchkey_shared::error::ApiError;
+use latchkey_shared::error::{ApiError, InternalError};
 use latchkey_shared::handler::{load_for, refuse_deleted};
 use latchkey_shared::http::{credential_response, json_response, query_param};
 use latchkey_shared::page;
@@ -78,6 +78,27 @@ pub fn page_position(
     query_param(req, "next_token")
         .map(|raw| page::decode(caller, listing, &raw))
         .transpose()
+}
+
+/// One page of a credential's own items (history, usages) for a caller who may `action`: the
+/// position travels in a page token bound to the caller and this listing, opaque to them and
+/// refused when tampered with. Answers the items and the next page's token.
+pub async fn items_page<T, Fut>(
+    svc: &Service,
+    caller: &Caller,
+    req: &Request,
+    (action, kind): (Action, &str),
+    fetch: impl FnOnce(CredentialId, i32, Option<String>) -> Fut,
+) -> Result<(Vec<T>, Option<String>), ApiError>
+where
+    Fut: std::future::Future<Output = Result<(Vec<T>, Option<String>), InternalError>>,
+{
+    let (record, _) = load_for(&*svc.ports.store, req, caller, action).await?;
+    let limit = page_limit(req)?;
+    let listing = format!("{kind}:{}", record.id);
+    let after = page_position(req, caller, &listing)?;
+    let (items, next) = fetch(record.id, limit as i32, after).await?;
+    Ok((items, next.map(|at| page::encode(caller, &listing, &at))))
 }
 
 /// Filters of `GET /credentials`, all optional.
@@ -235,20 +256,12 @@ pub async fn history(
     caller: &Caller,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
-    let (record, _) = load_for(&*svc.ports.store, req, caller, Action::ViewHistory).await?;
-    let limit = page_limit(req)?;
-    let listing = format!("history:{}", record.id);
-    let after = page_position(req, caller, &listing)?;
-    let (entries, next) = svc
-        .ports
-        .store
-        .history(&record.id, limit as i32, after)
+    let store = &svc.ports.store;
+    let listing = (Action::ViewHistory, "history");
+    let (items, next_token) =
+        items_page(svc, caller, req, listing, |id, limit, after| async move {
+            store.history(&id, limit, after).await
+        })
         .await?;
-    Ok(json_response(
-        200,
-        &HistoryPage {
-            items: entries,
-            next_token: next.map(|sk| page::encode(caller, &listing, &sk)),
-        },
-    ))
+    Ok(json_response(200, &HistoryPage { items, next_token }))
 }

@@ -12,9 +12,8 @@ use latchkey_shared::http::{json_object, json_response, path_param};
 use latchkey_shared::record::{HistoryAction, HistoryEntry};
 use latchkey_shared::store::{Usage, UsageChange};
 
-use crate::read::{page_limit, page_position, PageQuery};
+use crate::read::{items_page, PageQuery};
 use crate::Service;
-use latchkey_shared::page;
 
 const KINDS: [&str; 2] = ["source", "destination"];
 
@@ -44,22 +43,14 @@ pub async fn list(
     caller: &Caller,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
-    let (record, _) = load_for(&*svc.ports.store, req, caller, Action::ViewUsages).await?;
-    let limit = page_limit(req)?;
-    let listing = format!("usages:{}", record.id);
-    let after = page_position(req, caller, &listing)?;
-    let (usages, next) = svc
-        .ports
-        .store
-        .usages(&record.id, limit as i32, after)
+    let store = &svc.ports.store;
+    let listing = (Action::ViewUsages, "usages");
+    let (items, next_token) =
+        items_page(svc, caller, req, listing, |id, limit, after| async move {
+            store.usages(&id, limit, after).await
+        })
         .await?;
-    Ok(json_response(
-        200,
-        &UsagePage {
-            items: usages,
-            next_token: next.map(|sk| page::encode(caller, &listing, &sk)),
-        },
-    ))
+    Ok(json_response(200, &UsagePage { items, next_token }))
 }
 
 /// Records that a data source or destination uses the credential. Attaching what is already

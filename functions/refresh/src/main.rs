@@ -2,15 +2,11 @@
 // The handler's futures nest deep (SDK, HTTP client, OAuth); a clean build needs the room.
 #![recursion_limit = "256"]
 
-use lambda_runtime::{run, service_fn, Error};
 use latchkey_refresh::Sweeper;
-use latchkey_shared::config::Config;
+use latchkey_shared::lambda;
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
-    latchkey_shared::telemetry::init();
-    let config = Config::from_env()?;
-    let sweeper = Sweeper::new(&latchkey_shared::aws_config().await, &config);
-    let sweeper = &sweeper;
-    run(service_fn(move |event| sweeper.on_schedule(event))).await
+async fn main() -> Result<(), lambda_runtime::Error> {
+    let (aws, config) = lambda::cold_start().await?;
+    lambda::serve_events(Sweeper::new(&aws, &config), Sweeper::on_schedule).await
 }

@@ -120,6 +120,14 @@ impl Resolver {
         }
     }
 
+    /// The Lambda handler: the data platform's invoke, answered (never a runtime error).
+    pub async fn on_invoke(
+        &self,
+        event: lambda_runtime::LambdaEvent<Value>,
+    ) -> Result<Value, lambda_runtime::Error> {
+        Ok(self.handle(event.payload).await)
+    }
+
     /// Always answers; an unexpected failure is logged and answered generically.
     pub async fn handle(&self, event: Value) -> Value {
         match self.dispatch(event).await {

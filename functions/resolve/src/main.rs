@@ -2,20 +2,11 @@
 // The handler's futures nest deep (SDK, HTTP client, OAuth); a clean build needs the room.
 #![recursion_limit = "256"]
 
-use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use latchkey_resolve::Resolver;
-use latchkey_shared::config::Config;
+use latchkey_shared::lambda;
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
-    latchkey_shared::telemetry::init();
-    let config = Config::from_env()?;
-    let resolver = Resolver::new(&latchkey_shared::aws_config().await, &config);
-    let resolver = &resolver;
-    run(service_fn(
-        move |event: LambdaEvent<serde_json::Value>| async move {
-            Ok::<_, Error>(resolver.handle(event.payload).await)
-        },
-    ))
-    .await
+async fn main() -> Result<(), lambda_runtime::Error> {
+    let (aws, config) = lambda::cold_start().await?;
+    lambda::serve_events(Resolver::new(&aws, &config), Resolver::on_invoke).await
 }
