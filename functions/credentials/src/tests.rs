@@ -248,3 +248,35 @@ async fn the_list_shows_what_the_caller_may_see_through_any_principal() {
     let (_, found) = call(&service, search.from(&alice())).await;
     assert_eq!(found["items"].as_array().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn moving_a_credential_to_another_host_needs_its_secrets_again() {
+    let world = World::default();
+    let service = service(&world);
+    let (_, body) = create(&service, new_postgres("warehouse"), None).await;
+    let id = id_of(&body);
+    let patch = |fields: Value| {
+        ApiRequest::new("PATCH /credentials/{id}")
+            .param("id", id.as_str())
+            .body(json!({ "fields": fields }))
+            .from(&alice())
+    };
+    // The stored password is never sent to a host its owner did not send it to.
+    let (status, answer) = call(&service, patch(json!({ "host": "evil.example.com" }))).await;
+    assert_eq!(
+        (status, answer["error"]["code"].as_str()),
+        (422, Some("secrets_required"))
+    );
+    assert_eq!(answer["error"]["fields"], json!(["fields.password"]));
+    assert_eq!(world.stored(&id).await.version, 1, "nothing changed");
+    let moved = json!({ "host": "db2.example.com", "password": "for-db2" });
+    let (status, answer) = call(&service, patch(moved)).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["fields"]["host"], "db2.example.com");
+    assert_eq!(
+        answer["status"], "untested",
+        "a verdict about the old host says nothing"
+    );
+    let password = world.current_secret(&id, "password").await;
+    assert_eq!(password.as_deref(), Some("for-db2"));
+}
