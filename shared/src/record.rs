@@ -97,6 +97,10 @@ pub struct TokenState {
     pub last_refresh_at: Option<OffsetDateTime>,
     #[serde(default)]
     pub refresh_failures: u32,
+    /// The access token the metadata names was fetched because a flow failed with the one
+    /// before: a flow failing with this one too means the credential itself is bad.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub refreshed_for_flow: bool,
 }
 
 /// The one partition of the due index. Enough for tens of thousands of refreshes per sweep;
@@ -191,6 +195,8 @@ impl CredentialRecord {
 
     /// Connection details changed: the status goes back to `untested`.
     pub fn reset_status_by_edit(&mut self, now: OffsetDateTime) {
+        // Nor does a flow's failure with a token fetched for the old details.
+        self.token.refreshed_for_flow = false;
         let mut state = self.take_status();
         reset_by_edit(&mut state, now);
         self.put_status(state);

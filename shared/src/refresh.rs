@@ -75,11 +75,13 @@ pub(crate) fn backoff(failures: u32) -> Duration {
 }
 
 /// Which refreshes to do: what is due by a time (the sweep looks one period ahead; a resolve
-/// looks at now), or this one regardless (an operator's "refresh now").
+/// looks at now), this one regardless (an operator's "refresh now"), or this one because a
+/// flow failed with the token of this version (unless a refresh or an edit came since).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum When {
     DueBy(OffsetDateTime),
     Now,
+    AfterFlowFailure(u64),
 }
 
 pub struct Refresher<'a> {
@@ -122,7 +124,7 @@ impl Refresher<'_> {
         when: When,
         actor: &str,
     ) -> Result<RefreshOutcome, InternalError> {
-        let force = when == When::Now;
+        let force = !matches!(when, When::DueBy(_));
         let Some(record) = self.ports.store.get(id).await? else {
             return Ok(RefreshOutcome::Skipped {
                 reason: SkipReason::Gone,
@@ -134,6 +136,14 @@ impl Refresher<'_> {
                 reason: SkipReason::NotRefreshable,
             });
         }
+        if let When::AfterFlowFailure(failed) = when {
+            if record.version != failed {
+                // Another flow's report (or an edit) already brought new material.
+                return Ok(RefreshOutcome::Skipped {
+                    reason: SkipReason::ChangedMeanwhile,
+                });
+            }
+        }
         if record.status == Status::ReauthRequired && !force {
             return Ok(RefreshOutcome::Skipped {
                 reason: SkipReason::ReauthRequired,
@@ -142,7 +152,7 @@ impl Refresher<'_> {
         // Someone else refreshed while this one waited for the lease.
         let horizon = match when {
             When::DueBy(by) => by,
-            When::Now => now,
+            When::Now | When::AfterFlowFailure(_) => now,
         };
         let fresh = record
             .token
@@ -171,7 +181,10 @@ impl Refresher<'_> {
             record: &record,
             secrets,
             tokens,
-            source: TokenSource::Refresh,
+            source: match when {
+                When::AfterFlowFailure(_) => TokenSource::FlowFailure,
+                _ => TokenSource::Refresh,
+            },
             actor,
             margin: self.margin,
         };
@@ -248,6 +261,8 @@ impl Refresher<'_> {
 pub enum TokenSource {
     /// The scheduled or on-demand refresh.
     Refresh,
+    /// A refresh because a flow failed to authenticate with the token before.
+    FlowFailure,
     /// A person connected (or re-authenticated) through the provider.
     Connect,
 }
@@ -255,7 +270,7 @@ pub enum TokenSource {
 impl TokenSource {
     fn action(self) -> HistoryAction {
         match self {
-            TokenSource::Refresh => HistoryAction::Refreshed,
+            TokenSource::Refresh | TokenSource::FlowFailure => HistoryAction::Refreshed,
             TokenSource::Connect => HistoryAction::Connected,
         }
     }
@@ -263,13 +278,14 @@ impl TokenSource {
     fn trigger(self) -> Trigger {
         match self {
             TokenSource::Refresh => Trigger::Refresh,
+            TokenSource::FlowFailure => Trigger::Flow,
             TokenSource::Connect => Trigger::Connect,
         }
     }
 
     fn observation(self) -> Observation {
         match self {
-            TokenSource::Refresh => Observation::new(
+            TokenSource::Refresh | TokenSource::FlowFailure => Observation::new(
                 Verdict::Valid,
                 "refreshed",
                 "the provider issued a new access token",
@@ -327,6 +343,7 @@ pub async fn store_tokens(
     next.token.token_expires_at = Some(expires_at);
     next.token.last_refresh_at = Some(now);
     next.token.refresh_failures = 0;
+    next.token.refreshed_for_flow = source == TokenSource::FlowFailure;
     let due = expires_at - margin(lifetime, configured_margin);
     next.token.schedule(next.refreshable().then_some(due));
     let transition = next.observe(observation, trigger, now);

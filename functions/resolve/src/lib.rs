@@ -4,12 +4,15 @@
 //! returns the connection material to a principal with at least collaborator access and writes
 //! a `used` history line; for token URL and OAuth 2.0 credentials that material is the access
 //! token, never the refresh token or client secret. `{"action": "report_failure", "credential_id", "principal", "version"?}`
-//! marks the credential invalid (`flow_auth_failed`). Answers are JSON; refusals carry
+//! marks the credential invalid (`flow_auth_failed`); on a token credential it first refreshes
+//! and answers `recorded: refreshed` with new material for one retry. Answers are JSON; refusals carry
 //! `{"error": {"code", "message"}}` as on the HTTP API.
+
+mod request;
 
 use latchkey_shared::authz::{authorize, Action};
 use latchkey_shared::config::Config;
-use latchkey_shared::domain::{parse_external_id, Caller, CredentialId};
+use latchkey_shared::domain::{Caller, CredentialId, Status};
 use latchkey_shared::error::ApiError;
 use latchkey_shared::handler::refuse_deleted;
 use latchkey_shared::ports::{Ports, SecretStore, TokenEndpoint};
@@ -17,8 +20,8 @@ use latchkey_shared::record::{CredentialRecord, HistoryAction, HistoryEntry};
 use latchkey_shared::refresh::{RefreshOutcome, Refresher, SkipReason, When};
 use latchkey_shared::status::{Observation, Trigger, Verdict};
 use latchkey_shared::validity::{self, Recorded};
+use request::{Request, Usage};
 use secrecy::ExposeSecret;
-use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
 use time::OffsetDateTime;
@@ -28,72 +31,6 @@ pub struct Resolver {
     secrets: Arc<dyn SecretStore>,
     provider: Arc<dyn TokenEndpoint>,
     margin: Option<std::time::Duration>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Principal {
-    user: String,
-    org_id: String,
-    #[serde(default)]
-    teams: Vec<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Usage {
-    kind: String,
-    resource_id: String,
-}
-
-#[derive(Deserialize)]
-#[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
-enum Request {
-    Resolve {
-        credential_id: String,
-        principal: Principal,
-        #[serde(default)]
-        usage: Option<Usage>,
-    },
-    ReportFailure {
-        credential_id: String,
-        principal: Principal,
-        #[serde(default)]
-        usage: Option<Usage>,
-        /// The version the flow resolved; a report about an older one is ignored.
-        #[serde(default)]
-        version: Option<u64>,
-    },
-}
-
-impl Principal {
-    fn caller(&self) -> Result<Caller, ApiError> {
-        Ok(Caller {
-            user_id: parse_external_id("principal.user", &self.user)?,
-            org_id: parse_external_id("principal.org_id", &self.org_id)?,
-            teams: self
-                .teams
-                .iter()
-                .map(|t| parse_external_id("principal.teams", t))
-                .collect::<Result<_, _>>()?,
-        })
-    }
-}
-
-impl Usage {
-    fn label(&self) -> Result<String, ApiError> {
-        if !matches!(self.kind.as_str(), "source" | "destination") {
-            return Err(ApiError::bad_request(
-                "invalid_field",
-                "usage.kind must be source or destination",
-            ));
-        }
-        Ok(format!(
-            "{}:{}",
-            self.kind,
-            parse_external_id("usage.resource_id", &self.resource_id)?
-        ))
-    }
 }
 
 impl Resolver {
@@ -198,23 +135,34 @@ impl Resolver {
         let usage = usage.map(|u| u.label()).transpose()?;
         if record.is_token_based() && token_due(&record, self.ports.now()) {
             // Boxed: the refresh future is deep, and the resolve future stays small.
-            record = Box::pin(self.refresh_just_in_time(record)).await?;
+            let when = When::DueBy(self.ports.now());
+            (_, record) = Box::pin(self.refresh(record, when, "service:resolve")).await?;
         }
+        self.hand_out(&record, caller, usage.as_deref()).await
+    }
+
+    /// The connection material a flow needs, with a `used` history line.
+    async fn hand_out(
+        &self,
+        record: &CredentialRecord,
+        caller: &Caller,
+        usage: Option<&str>,
+    ) -> Result<Value, ApiError> {
         let secrets = self
             .secrets
             .read(&record.id, &record.secret_version)
             .await?;
         let mut entry =
             HistoryEntry::new(HistoryAction::Used, &caller.as_actor(), self.ports.now());
-        if let Some(u) = &usage {
-            entry = entry.with_usage(u.clone());
+        if let Some(u) = usage {
+            entry = entry.with_usage(u.to_owned());
         }
         self.ports.store.append_history(&record.id, &entry).await?;
-        tracing::info!(credential_id = %record.id, usage = usage.as_deref().unwrap_or("-"), "connection material handed out");
+        tracing::info!(credential_id = %record.id, usage = usage.unwrap_or("-"), "connection material handed out");
         let secret_values: Map<String, Value> = secrets
             .0
             .iter()
-            .filter(|(name, _)| flow_needs(&record, name))
+            .filter(|(name, _)| flow_needs(record, name))
             .map(|(k, v)| (k.clone(), Value::String(v.expose_secret().to_owned())))
             .collect();
         Ok(json!({
@@ -228,32 +176,34 @@ impl Resolver {
         }))
     }
 
-    /// Refreshes a due token before handing it out, sharing the single-flight lease with the
-    /// sweep and other resolves: whoever holds it refreshes, the others wait for the result.
-    async fn refresh_just_in_time(
+    /// Refreshes a token, sharing the single-flight lease with the sweep, other resolves and
+    /// reports: whoever holds it refreshes, the others wait for the result. Answers how the
+    /// last attempt went and the credential as it is afterwards.
+    async fn refresh(
         &self,
         record: CredentialRecord,
-    ) -> Result<CredentialRecord, ApiError> {
+        when: When,
+        actor: &str,
+    ) -> Result<(RefreshOutcome, CredentialRecord), ApiError> {
         let refresher = Refresher {
             ports: &self.ports,
             secrets: &*self.secrets,
             provider: &*self.provider,
             margin: self.margin,
         };
+        let busy = RefreshOutcome::Skipped {
+            reason: SkipReason::LeaseBusy,
+        };
+        let mut outcome = busy.clone();
         for _ in 0..50 {
-            let outcome = refresher
-                .refresh(&record.id, When::DueBy(self.ports.now()), "service:resolve")
-                .await?;
-            if outcome
-                != (RefreshOutcome::Skipped {
-                    reason: SkipReason::LeaseBusy,
-                })
-            {
+            outcome = refresher.refresh(&record.id, when, actor).await?;
+            if outcome != busy {
                 break;
             }
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
-        Ok(self.ports.store.get(&record.id).await?.unwrap_or(record))
+        let now = self.ports.store.get(&record.id).await?.unwrap_or(record);
+        Ok((outcome, now))
     }
 
     async fn report_failure(
@@ -268,6 +218,10 @@ impl Resolver {
         if version.is_some_and(|v| v != record.version) {
             return Ok(json!({ "recorded": "stale", "status": record.status }));
         }
+        let record = match self.refresh_first(record, caller, usage.as_deref()).await? {
+            RefreshFirst::Answer(answer) => return Ok(answer),
+            RefreshFirst::MarkInvalid(record) => *record,
+        };
         let observation = Observation::new(
             Verdict::Invalid,
             "flow_auth_failed",
@@ -289,6 +243,51 @@ impl Resolver {
             "recorded": match recorded { Recorded::Transition(..) => "transition", Recorded::Unchanged => "unchanged", Recorded::Stale => "stale" },
             "status": observation.status(),
         }))
+    }
+}
+
+/// What a flow's failure report does on a token credential.
+enum RefreshFirst {
+    /// Answered: new material to retry with once, or the refresh's own verdict.
+    Answer(Value),
+    /// Not refreshable now, or the refresh failed: the failure marks the credential invalid.
+    MarkInvalid(Box<CredentialRecord>),
+}
+
+impl Resolver {
+    /// A 401 on a token the service manages most often means the token went stale before its
+    /// time (revoked, rotated, clock skew): refresh at once (single flight: of many flows that
+    /// failed together, one refreshes and all get its token) and hand the flow the new token to
+    /// retry with. Only a refresh that fails, or a failure with a token fetched for a failure,
+    /// marks it invalid: a flow that keeps failing cannot make the service hammer the provider.
+    async fn refresh_first(
+        &self,
+        record: CredentialRecord,
+        caller: &Caller,
+        usage: Option<&str>,
+    ) -> Result<RefreshFirst, ApiError> {
+        let again = record.token.refreshed_for_flow;
+        if !record.is_token_based() || record.status == Status::ReauthRequired || again {
+            return Ok(RefreshFirst::MarkInvalid(Box::new(record)));
+        }
+        let when = When::AfterFlowFailure(record.version);
+        let (outcome, record) = Box::pin(self.refresh(record, when, &caller.as_actor())).await?;
+        let changed = RefreshOutcome::Skipped {
+            reason: SkipReason::ChangedMeanwhile,
+        };
+        match outcome {
+            RefreshOutcome::Refreshed { .. } => {}
+            skipped if skipped == changed && !record.is_deleted() => {}
+            RefreshOutcome::ReauthRequired => {
+                let answer = json!({ "recorded": "transition", "status": record.status });
+                return Ok(RefreshFirst::Answer(answer));
+            }
+            _ => return Ok(RefreshFirst::MarkInvalid(Box::new(record))),
+        }
+        tracing::info!(credential_id = %record.id, "refreshed for a flow's failure");
+        let mut answer = self.hand_out(&record, caller, usage).await?;
+        answer["recorded"] = json!("refreshed");
+        Ok(RefreshFirst::Answer(answer))
     }
 }
 

@@ -74,18 +74,38 @@ async fn nobody_outside_the_acl_or_the_organisation_receives_anything() {
     assert_eq!(answer["error"]["code"], "invalid_request");
 }
 
-#[tokio::test]
-async fn a_due_token_is_refreshed_before_it_is_handed_out_and_only_the_access_token_leaves() {
-    let world = World::default();
-    let alice = caller("alice", "acme", &[]);
-    let record = world
+async fn client_credentials(world: &World) -> CredentialRecord {
+    world
         .create(
-            &alice,
+            &caller("alice", "acme", &[]),
             ("rest_api", "oauth2_client_credentials"),
             json!({ "base_url": "https://api.example.com", "token_url": "https://auth.example.com/token", "client_id": "c" }),
             &[("client_secret", "never-leaves")],
         )
-        .await;
+        .await
+}
+
+/// Resolves for alice, and answers what she was handed.
+async fn resolve(world: &World, record: &CredentialRecord) -> Value {
+    resolver(world)
+        .handle(json!({ "action": "resolve", "credential_id": record.id, "principal": principal("alice", &[]) }))
+        .await
+}
+
+/// Alice's flow failed to authenticate with `version`.
+async fn report(world: &World, record: &CredentialRecord, version: &Value) -> Value {
+    resolver(world)
+        .handle(
+            json!({ "action": "report_failure", "credential_id": record.id,
+                        "principal": principal("alice", &[]), "version": version }),
+        )
+        .await
+}
+
+#[tokio::test]
+async fn a_due_token_is_refreshed_before_it_is_handed_out_and_only_the_access_token_leaves() {
+    let world = World::default();
+    let record = client_credentials(&world).await;
     world.provider.issue("at-fresh", None, 3600);
     let answer = resolver(&world)
         .handle(json!({ "action": "resolve", "credential_id": record.id, "principal": principal("alice", &[]) }))
@@ -123,4 +143,69 @@ async fn a_flows_failure_marks_the_credential_invalid_unless_it_is_about_an_olde
     assert_eq!(stored.status_code.as_deref(), Some("flow_auth_failed"));
     assert!(stored.status_reason.unwrap().contains("source:orders"));
     assert_eq!(world.events.types(), ["CredentialStatusChanged"]);
+}
+
+#[tokio::test]
+async fn a_flows_401_on_a_managed_token_refreshes_it_and_hands_over_the_new_one() {
+    let world = World::default();
+    let record = client_credentials(&world).await;
+    world.provider.issue("at-1", None, 3600);
+    let first = resolve(&world, &record).await;
+    world.clock.advance(time::Duration::minutes(5));
+    // The provider revoked at-1 early; the flow's call failed with it.
+    world.provider.issue("at-2", None, 3600);
+    let answer = report(&world, &record, &first["version"]).await;
+    assert_eq!(answer["recorded"], "refreshed", "{answer}");
+    assert_eq!(answer["secrets"], json!({ "access_token": "at-2" }));
+    assert_eq!(answer["status"], "valid");
+    assert_eq!(world.stored(&record.id).await.status, Status::Valid);
+    // The retry failed too: the new token is bad, not stale. No second exchange.
+    let again = report(&world, &record, &answer["version"]).await;
+    assert_eq!(again["recorded"], "transition", "{again}");
+    assert_eq!(world.stored(&record.id).await.status, Status::Invalid);
+    assert_eq!(world.provider.calls(), 2);
+}
+
+#[tokio::test]
+async fn a_refresh_token_the_provider_refuses_asks_for_reauthentication() {
+    let world = World::default();
+    let record = client_credentials(&world).await;
+    world.provider.issue("at-1", None, 3600);
+    let first = resolve(&world, &record).await;
+    world.clock.advance(time::Duration::minutes(5));
+    world
+        .provider
+        .answer(Err(latchkey_shared::status::Observation::new(
+            latchkey_shared::status::Verdict::Invalid,
+            latchkey_shared::status::REFRESH_EXHAUSTED,
+            "refused",
+        )));
+    let answer = report(&world, &record, &first["version"]).await;
+    assert_eq!(answer["status"], "reauth_required", "{answer}");
+    assert!(answer.get("secrets").is_none());
+    assert_eq!(
+        world.stored(&record.id).await.status,
+        Status::ReauthRequired
+    );
+}
+
+#[tokio::test]
+async fn a_refresh_that_fails_for_a_flow_marks_the_credential_invalid() {
+    let world = World::default();
+    let record = client_credentials(&world).await;
+    world.provider.issue("at-1", None, 3600);
+    let first = resolve(&world, &record).await;
+    world.clock.advance(time::Duration::minutes(5));
+    world
+        .provider
+        .answer(Err(latchkey_shared::status::Observation::new(
+            latchkey_shared::status::Verdict::Inconclusive,
+            "connection_refused",
+            "the token URL did not answer",
+        )));
+    let answer = report(&world, &record, &first["version"]).await;
+    assert_eq!(answer["recorded"], "transition", "{answer}");
+    let stored = world.stored(&record.id).await;
+    assert_eq!(stored.status, Status::Invalid);
+    assert_eq!(stored.status_code.as_deref(), Some("flow_auth_failed"));
 }

@@ -14,6 +14,7 @@ mod console;
 mod crash;
 mod crud;
 mod docs;
+mod flow_failures;
 mod gateway;
 mod lifecycle;
 mod listing;
