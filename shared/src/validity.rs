@@ -3,11 +3,11 @@
 //! history line and a `CredentialStatusChanged` event; an observation that changes nothing
 //! writes its own line only.
 
-use serde_json::json;
+use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::commit::{commit, Committed, Write};
-use crate::domain::Status;
+use crate::domain::{CredentialId, Status};
 use crate::error::InternalError;
 use crate::ports::Ports;
 use crate::record::{CredentialRecord, HistoryAction, HistoryEntry};
@@ -75,6 +75,59 @@ pub fn status_line(
     )
 }
 
+/// What a status change means for the credential's owner.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StatusChange {
+    /// Authentication failed: flows using it will fail until someone fixes it.
+    Invalidated,
+    /// The provider stopped allowing refreshes: its owner must connect again.
+    ReauthRequired,
+    /// Valid again after being invalid or needing re-authentication.
+    Recovered,
+    /// Valid for the first time.
+    Verified,
+    /// Back to untested (its connection details changed).
+    Reset,
+}
+
+impl StatusChange {
+    pub fn of(from: Status, to: Status) -> Self {
+        match (from, to) {
+            (_, Status::Invalid) => StatusChange::Invalidated,
+            (_, Status::ReauthRequired) => StatusChange::ReauthRequired,
+            (Status::Untested, Status::Valid) => StatusChange::Verified,
+            (_, Status::Valid) => StatusChange::Recovered,
+            (_, Status::Untested) => StatusChange::Reset,
+        }
+    }
+}
+
+/// The detail of a `CredentialStatusChanged` event, schema version 1: the contract in
+/// `infra/events/credential-status-changed.v1.schema.json` (a new member that a consumer may
+/// ignore keeps the version; anything else makes version 2). Names and codes, never a secret.
+#[derive(Debug, Serialize)]
+pub struct StatusChanged<'a> {
+    pub schema_version: u32,
+    pub credential_id: &'a CredentialId,
+    pub name: &'a str,
+    pub connector: &'a str,
+    pub auth_type: &'a str,
+    pub owner: &'a str,
+    pub org_id: &'a str,
+    pub from: Status,
+    pub to: Status,
+    pub change: StatusChange,
+    pub code: &'a str,
+    pub reason: &'a str,
+    pub trigger: Trigger,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+}
+
+/// The event's detail type on the bus.
+pub const STATUS_CHANGED: &str = "CredentialStatusChanged";
+
 /// Tells the owner (an EventBridge event) that the status changed; logged, never a secret.
 pub async fn status_changed(
     ports: &Ports,
@@ -83,16 +136,26 @@ pub async fn status_changed(
     observation: &Observation,
     trigger: Trigger,
 ) {
-    tracing::info!(credential_id = %record.id, from = ?from, to = ?to, code = %observation.code, "status changed");
-    ports
-        .events
-        .publish(
-            "CredentialStatusChanged",
-            json!({
-                "credential_id": record.id, "owner": record.owner, "org_id": record.org_id,
-                "from": from, "to": to, "code": observation.code,
-                "reason": observation.message, "trigger": trigger,
-            }),
-        )
-        .await;
+    let change = StatusChange::of(from, to);
+    tracing::info!(credential_id = %record.id, from = ?from, to = ?to, change = ?change, code = %observation.code, "status changed");
+    let detail = StatusChanged {
+        schema_version: 1,
+        credential_id: &record.id,
+        name: &record.name,
+        connector: &record.connector,
+        auth_type: &record.auth_type,
+        owner: &record.owner,
+        org_id: &record.org_id,
+        from,
+        to,
+        change,
+        code: &observation.code,
+        reason: &observation.message,
+        trigger,
+        at: ports.now(),
+    };
+    match serde_json::to_value(&detail) {
+        Ok(detail) => ports.events.publish(STATUS_CHANGED, detail).await,
+        Err(e) => tracing::error!(error = %e, "status event not serialized"),
+    }
 }

@@ -26,6 +26,8 @@ wait $clippy || clippy_ok=$?
 cat .local/clippy.log
 [ "$clippy_ok" -eq 0 ]
 
+# The tests write the events the stack really published here, for the schema check below.
+rm -rf .local/events
 cargo test --workspace --locked 2>&1 | tee .local/test.log
 # One closing line over every test binary (cargo prints one per binary, the last often empty).
 awk '/^test result:/ { p += $4; f += $6; i += $8 } END { printf "\ntests: %d passed, %d failed, %d skipped\n", p, f, i }' .local/test.log
@@ -33,6 +35,8 @@ awk '/^test result:/ { p += $4; f += $6; i += $8 } END { printf "\ntests: %d pas
 # The API against its contract: infra/openapi.json validated as OpenAPI 3.1, then schemathesis
 # (fixed seed, bounded), and proof that the check can fail.
 wait $fuzz_venv || { cat .local/venv-fuzz.log; exit 1; }
+# The events against their published JSON Schemas (infra/events/), and proof the check can fail.
+.venv-fuzz/bin/python tests/stack/check_events.py
 tests/fuzz/fuzz.sh ci broken
 
 # The console, used the way people use it: Chromium through every screen.

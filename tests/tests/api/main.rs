@@ -25,3 +25,4 @@ mod races;
 mod redirects;
 mod refresh;
 mod sharing;
+mod status_events;

@@ -58,6 +58,9 @@ async fn a_rejection_marks_the_credential_invalid_and_tells_the_owner() {
     assert_eq!(events[0].0, "CredentialStatusChanged");
     assert_eq!(events[0].1["to"], "invalid");
     assert_eq!(events[0].1["trigger"], "test");
+    assert_eq!(events[0].1["change"], "invalidated");
+    assert_eq!(events[0].1["schema_version"], 1);
+    assert_eq!(events[0].1["name"], cred.name.as_str());
 }
 
 #[tokio::test]
@@ -110,4 +113,29 @@ async fn the_same_verdict_again_writes_its_line_and_no_event() {
     );
     assert_eq!(world.store.history_of(&cred.id).len(), 4);
     assert_eq!(world.events.all().len(), 1);
+}
+
+#[test]
+fn a_status_change_says_what_it_means_for_the_owner() {
+    use crate::validity::StatusChange;
+    let cases = [
+        (Status::Valid, Status::Invalid, StatusChange::Invalidated),
+        (Status::Untested, Status::Invalid, StatusChange::Invalidated),
+        (
+            Status::Valid,
+            Status::ReauthRequired,
+            StatusChange::ReauthRequired,
+        ),
+        (Status::Invalid, Status::Valid, StatusChange::Recovered),
+        (
+            Status::ReauthRequired,
+            Status::Valid,
+            StatusChange::Recovered,
+        ),
+        (Status::Untested, Status::Valid, StatusChange::Verified),
+        (Status::Invalid, Status::Untested, StatusChange::Reset),
+    ];
+    for (from, to, change) in cases {
+        assert_eq!(StatusChange::of(from, to), change, "{from:?} -> {to:?}");
+    }
 }
