@@ -59,6 +59,16 @@ pub struct CredentialView {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub token: Option<TokenView>,
+    /// Whether the scheduled health check re-tests it.
+    pub health_check: bool,
+    /// When the scheduled health check tests it next (none for token credentials, which their
+    /// refreshes prove, or when checks are off).
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
+    #[schema(nullable = false, required = false)]
+    pub next_check_at: Option<OffsetDateTime>,
     /// Deleted credentials only.
     #[serde(
         skip_serializing_if = "Option::is_none",
@@ -269,6 +279,10 @@ impl CredentialRecord {
             tags: self.tags.clone(),
             created_at: self.created_at,
             updated_at: self.updated_at,
+            health_check: self.health_check,
+            next_check_at: self
+                .check_due
+                .and_then(|at| OffsetDateTime::from_unix_timestamp(at).ok()),
             token: self.is_token_based().then(|| TokenView {
                 expires_at: self.token.token_expires_at,
                 auto_refresh: self.auto_refresh(),

@@ -36,6 +36,9 @@ pub struct Config {
     /// Where the callback sends the person afterwards (`LATCHKEY_OAUTH_DONE_URL`), with
     /// `credential_id` and `result` or `error` in the query.
     pub oauth_done_url: String,
+    /// How often credentials that are not token-based are re-tested
+    /// (`LATCHKEY_HEALTH_CHECK_HOURS`, default 24; 0 turns the checks off).
+    pub health_check_period: Option<Duration>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -128,7 +131,22 @@ impl Config {
             per_user: per_minute("LATCHKEY_TEST_RATE_PER_USER", 20)?,
             per_org: per_minute("LATCHKEY_TEST_RATE_PER_ORG", 200)?,
         };
+        let health_check_period = match get("LATCHKEY_HEALTH_CHECK_HOURS").filter(|v| !v.is_empty())
+        {
+            None => Some(Duration::from_secs(24 * 3600)),
+            Some(v) => match v.parse::<u64>() {
+                Ok(0) => None,
+                Ok(hours) if hours <= 24 * 365 => Some(Duration::from_secs(hours * 3600)),
+                _ => {
+                    return Err(ConfigError::Invalid(
+                        "LATCHKEY_HEALTH_CHECK_HOURS",
+                        "whole hours from 0 (off) to 8760",
+                    ))
+                }
+            },
+        };
         Ok(Self {
+            health_check_period,
             test_rate,
             refresh_margin: seconds("LATCHKEY_REFRESH_MARGIN_SECONDS")?.map(Duration::from_secs),
             refresh_period: Duration::from_secs(

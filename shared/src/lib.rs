@@ -4,6 +4,8 @@ pub mod api;
 pub mod authz;
 pub mod aws;
 pub mod catalog;
+#[cfg(feature = "testers")]
+pub mod checker;
 pub mod commit;
 pub mod config;
 pub mod domain;
@@ -11,6 +13,7 @@ pub mod error;
 pub mod events;
 pub mod guard;
 pub mod handler;
+pub mod health;
 pub mod http;
 pub mod lambda;
 #[cfg(test)]

@@ -72,6 +72,19 @@ pub struct CredentialRecord {
     /// Token-based auth: the state of the access token the service keeps.
     #[serde(default, flatten)]
     pub token: TokenState,
+    /// Whether the scheduled health check re-tests it (not token-based credentials only).
+    #[serde(default = "yes")]
+    pub health_check: bool,
+    /// The next scheduled health check, set with `check_shard` only while one is due: the
+    /// sparse `by_check_due` index. See [`crate::health`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check_due: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check_shard: Option<String>,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// Kept for token URL and OAuth 2.0 credentials. `refresh_due` (epoch seconds, a number so the
@@ -172,6 +185,9 @@ impl CredentialRecord {
             deleted_by: None,
             purge_at: None,
             token: TokenState::default(),
+            health_check: true,
+            check_due: None,
+            check_shard: None,
         };
         if record.refreshable() {
             record.token.schedule(Some(now));

@@ -29,6 +29,8 @@ pub enum Trigger {
     Edit,
     /// An OAuth 2.0 connect or re-authentication through the provider.
     Connect,
+    /// The scheduled health check.
+    ScheduledCheck,
 }
 
 /// The provider refused the refresh token for good (expired, revoked, used up).

@@ -12,6 +12,7 @@ use latchkey_shared::catalog::catalog;
 use latchkey_shared::commit::{commit_with_secrets, Committed, Secrets, Write};
 use latchkey_shared::domain::{Caller, CredentialId, Role};
 use latchkey_shared::error::ApiError;
+use latchkey_shared::health;
 use latchkey_shared::http::{admit_connection_test, json_object, json_response, with_etag};
 use latchkey_shared::record::{CredentialRecord, HistoryAction, HistoryEntry};
 use latchkey_shared::status::Trigger;
@@ -99,6 +100,8 @@ pub async fn create(
     record.name = input.name;
     record.description = input.description;
     record.tags = input.tags;
+    record.health_check = input.health_check.unwrap_or(true);
+    health::keep_schedule(&mut record, svc.config.health_check_period, now);
     let transition = report
         .as_ref()
         .and_then(|r| record.observe(&r.observation, Trigger::Create, now));

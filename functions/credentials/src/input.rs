@@ -18,6 +18,7 @@ pub struct NewCredential {
     pub auth_type: Option<String>,
     pub fields: Map<String, Value>,
     pub tags: Vec<String>,
+    pub health_check: Option<bool>,
     /// Test the connection first and store the verdict as the initial status.
     pub test: bool,
 }
@@ -30,6 +31,7 @@ pub struct CredentialPatch {
     pub auth_type: Option<String>,
     pub fields: Map<String, Value>,
     pub tags: Option<Vec<String>>,
+    pub health_check: Option<bool>,
 }
 
 impl std::fmt::Debug for NewCredential {
@@ -115,15 +117,22 @@ fn tags(value: &Value) -> Result<Vec<String>, ApiError> {
     Ok(out)
 }
 
+fn flag(name: &str, value: &Value) -> Result<bool, ApiError> {
+    value
+        .as_bool()
+        .ok_or_else(|| invalid(name, "true or false"))
+}
+
 impl NewCredential {
     pub fn parse(body: Map<String, Value>) -> Result<Self, ApiError> {
-        const ALLOWED: [&str; 7] = [
+        const ALLOWED: [&str; 8] = [
             "name",
             "description",
             "connector",
             "auth_type",
             "fields",
             "tags",
+            "health_check",
             "test",
         ];
         let mut out = NewCredential {
@@ -133,6 +142,7 @@ impl NewCredential {
             auth_type: None,
             fields: Map::new(),
             tags: Vec::new(),
+            health_check: None,
             test: false,
         };
         for (key, value) in &body {
@@ -145,11 +155,8 @@ impl NewCredential {
                 "auth_type" => out.auth_type = optional_text("auth_type", value, 64)?,
                 "fields" => out.fields = fields(value)?,
                 "tags" => out.tags = tags(value)?,
-                "test" => {
-                    out.test = value
-                        .as_bool()
-                        .ok_or_else(|| invalid("test", "true or false"))?
-                }
+                "health_check" => out.health_check = Some(flag("health_check", value)?),
+                "test" => out.test = flag("test", value)?,
                 other => return Err(unknown(other, &ALLOWED)),
             }
         }
@@ -173,7 +180,14 @@ impl NewCredential {
 
 impl CredentialPatch {
     pub fn parse(body: Map<String, Value>) -> Result<Self, ApiError> {
-        const ALLOWED: [&str; 5] = ["name", "description", "auth_type", "fields", "tags"];
+        const ALLOWED: [&str; 6] = [
+            "name",
+            "description",
+            "auth_type",
+            "fields",
+            "tags",
+            "health_check",
+        ];
         let mut out = CredentialPatch::default();
         for (key, value) in &body {
             match key.as_str() {
@@ -184,6 +198,7 @@ impl CredentialPatch {
                 "auth_type" => out.auth_type = Some(text("auth_type", value, 64)?),
                 "fields" => out.fields = fields(value)?,
                 "tags" => out.tags = Some(tags(value)?),
+                "health_check" => out.health_check = Some(flag("health_check", value)?),
                 "connector" => {
                     return Err(ApiError::unprocessable(
                         "connector_immutable",

@@ -8,6 +8,7 @@ use latchkey_shared::commit::{commit_with_secrets, Secrets, Write};
 use latchkey_shared::domain::Caller;
 use latchkey_shared::error::ApiError;
 use latchkey_shared::handler::{check_if_match, commit, load_for, refuse_deleted, settle, touch};
+use latchkey_shared::health;
 use latchkey_shared::http::{credential_response, if_match_version, json_object, query_param};
 use latchkey_shared::record::{HistoryAction, HistoryEntry};
 use latchkey_shared::store::Expiry;
@@ -76,6 +77,10 @@ pub async fn patch(
         next.tags = tags;
         changed.insert("tags".into());
     }
+    if let Some(on) = patch.health_check.filter(|on| *on != record.health_check) {
+        next.health_check = on;
+        changed.insert("health_check".into());
+    }
     if changed.is_empty() {
         return Ok(credential_response(200, &record.view(role)));
     }
@@ -122,6 +127,7 @@ pub async fn patch(
     } else {
         next.token.schedule(None);
     }
+    health::keep_schedule(&mut next, svc.config.health_check_period, now);
     touch(&mut next, caller, now);
     let actor = caller.as_actor();
     let history =
@@ -199,6 +205,7 @@ pub async fn delete(
     next.deleted_at = Some(now);
     next.deleted_by = Some(caller.as_actor());
     next.purge_at = Some(purge_at);
+    health::keep_schedule(&mut next, svc.config.health_check_period, now);
     touch(&mut next, caller, now);
     let history = HistoryEntry::new(HistoryAction::Deleted, &caller.as_actor(), now);
     // DynamoDB removes the metadata and grants after the window...
@@ -261,6 +268,7 @@ pub async fn restore(
     next.deleted_at = None;
     next.deleted_by = None;
     next.purge_at = None;
+    health::keep_schedule(&mut next, svc.config.health_check_period, now);
     touch(&mut next, caller, now);
     let history = HistoryEntry::new(HistoryAction::Restored, &caller.as_actor(), now);
     let write = Write::update(&record, next, history).with_expiry(Expiry::Clear);

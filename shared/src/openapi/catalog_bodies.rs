@@ -103,6 +103,10 @@ fn credential_properties() -> Map<String, Value> {
             "description": "Lowercased, sorted and deduplicated.",
         }),
     );
+    p.insert(
+        "health_check".into(),
+        json!({ "type": "boolean", "description": "Whether the scheduled health check re-tests it (default true; credentials whose tokens the service refreshes are never checked)." }),
+    );
     p
 }
 

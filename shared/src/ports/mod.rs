@@ -146,6 +146,10 @@ pub trait CredentialStore: Send + Sync {
     /// were read.
     async fn due_for_refresh(&self, by: i64) -> Result<(Vec<CredentialId>, usize), InternalError>;
 
+    /// Credential ids whose scheduled health check is due by `by` (epoch seconds), and how many
+    /// index items were read.
+    async fn due_for_check(&self, by: i64) -> Result<(Vec<CredentialId>, usize), InternalError>;
+
     /// Metadata of any number of credentials, in batches, retrying unprocessed keys with
     /// backoff. Missing ones are left out; the order is not kept.
     async fn get_many(&self, ids: &[CredentialId]) -> Result<Vec<CredentialRecord>, InternalError> {
@@ -297,6 +301,13 @@ impl Ports {
     pub fn now(&self) -> OffsetDateTime {
         self.clock.now()
     }
+}
+
+/// What a credential's connection test says: the connection testers, one per protocol.
+#[cfg(feature = "testers")]
+#[async_trait]
+pub trait ConnectionTester: Send + Sync {
+    async fn test(&self, target: &crate::target::Target<'_>) -> crate::status::Observation;
 }
 
 /// Where a token credential's new tokens come from: the provider's token endpoint.

@@ -24,6 +24,7 @@ pub const HISTORY_PREFIX: &str = "HIST#";
 pub const USAGE_PREFIX: &str = "USE#";
 pub const PRINCIPAL_INDEX: &str = "by_principal";
 pub const REFRESH_INDEX: &str = "by_refresh_due";
+pub const CHECK_INDEX: &str = "by_check_due";
 const CREDENTIAL_PREFIX: &str = "CRED#";
 
 pub fn credential(id: &CredentialId) -> String {

@@ -8,13 +8,13 @@
 //! only through the port, [`crate::ports::CredentialStore`].
 
 mod credentials;
+mod due_index;
 mod history;
 mod idempotency;
 mod keys;
 mod leases;
 mod oauth_state;
 mod rate;
-mod refresh_index;
 mod usages;
 
 // What passes through the port, where callers have always found it.
@@ -232,6 +232,9 @@ impl crate::ports::CredentialStore for Store {
         Store::count_test_once(self, org, user, allowance, minute).await
     }
     async fn due_for_refresh(&self, by: i64) -> Result<(Vec<CredentialId>, usize), InternalError> {
-        Store::due_for_refresh(self, by).await
+        Store::due(self, &due_index::REFRESHES, by).await
+    }
+    async fn due_for_check(&self, by: i64) -> Result<(Vec<CredentialId>, usize), InternalError> {
+        Store::due(self, &due_index::CHECKS, by).await
     }
 }

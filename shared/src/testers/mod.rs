@@ -127,3 +127,11 @@ impl crate::ports::TokenEndpoint for Testers {
         self.acquire_token(target).await
     }
 }
+
+/// The connection testers behind the port the scheduled checks use.
+#[async_trait::async_trait]
+impl crate::ports::ConnectionTester for Testers {
+    async fn test(&self, target: &Target<'_>) -> Observation {
+        Testers::test(self, target).await.observation
+    }
+}

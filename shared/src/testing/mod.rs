@@ -2,18 +2,19 @@
 //! and use cases' logic with `cargo test --lib`. They complement the integration tests against
 //! the emulator and real servers, which remain the evidence that a feature works on AWS.
 
+mod outbound;
 mod secrets;
 mod store;
 #[cfg(test)]
 mod tests;
 
+pub use outbound::{ScriptedProvider, ScriptedTester};
 pub use secrets::MemorySecrets;
 pub use store::MemoryStore;
 
 use async_trait::async_trait;
 use lambda_http::Request;
 use serde_json::{json, Value};
-use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use time::OffsetDateTime;
 
@@ -21,11 +22,8 @@ use crate::catalog::SecretFields;
 use crate::commit::{commit_with_secrets, Committed, Secrets, Write};
 use crate::config::Config;
 use crate::domain::{Caller, CredentialId};
-use crate::oauth::Tokens;
-use crate::ports::{Clock, EventSink, Ports, TokenEndpoint};
+use crate::ports::{Clock, EventSink, Ports};
 use crate::record::{CredentialRecord, HistoryAction, HistoryEntry};
-use crate::status::Observation;
-use crate::target::Target;
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
@@ -88,42 +86,6 @@ impl ManualClock {
 impl Clock for ManualClock {
     fn now(&self) -> OffsetDateTime {
         *lock(&self.0)
-    }
-}
-
-/// A token endpoint that answers from a script, one answer per call, and counts the calls.
-#[derive(Default)]
-pub struct ScriptedProvider {
-    answers: Mutex<VecDeque<Result<Tokens, Observation>>>,
-    calls: Mutex<usize>,
-}
-
-impl ScriptedProvider {
-    pub fn answer(&self, answer: Result<Tokens, Observation>) {
-        lock(&self.answers).push_back(answer);
-    }
-
-    /// Tokens as a provider issues them.
-    pub fn issue(&self, access: &str, refresh: Option<&str>, expires_in_seconds: u64) {
-        self.answer(Ok(Tokens {
-            access_token: access.to_owned().into(),
-            refresh_token: refresh.map(|r| r.to_owned().into()),
-            expires_in: Some(std::time::Duration::from_secs(expires_in_seconds)),
-        }));
-    }
-
-    pub fn calls(&self) -> usize {
-        *lock(&self.calls)
-    }
-}
-
-#[async_trait]
-impl TokenEndpoint for ScriptedProvider {
-    async fn acquire(&self, _target: &Target<'_>) -> Result<Tokens, Observation> {
-        *lock(&self.calls) += 1;
-        lock(&self.answers)
-            .pop_front()
-            .expect("the test scripted an answer for every token request")
     }
 }
 

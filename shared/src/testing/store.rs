@@ -1,7 +1,6 @@
-//! The credential store in memory: the same conditions as the DynamoDB adapter (a write
-//! conditioned on the version read, an idempotency key taken once, usages only on a live
-//! credential, a lease until it runs out, a state taken once), and faults on demand that the
-//! serial emulator never produces.
+//! The credential store in memory: the DynamoDB adapter's conditions (a write conditioned on
+//! the version read, an idempotency key taken once, usages only on a live credential, a lease
+//! until it runs out, a state taken once), and faults the serial emulator never produces.
 
 use async_trait::async_trait;
 use std::collections::BTreeMap;
@@ -71,6 +70,22 @@ impl MemoryStore {
         lock(&self.faults).failing_writes = n;
     }
 
+    /// The credentials whose `due` time is at or before `by`, as a sparse index gives them.
+    fn due(
+        &self,
+        due: impl Fn(&CredentialRecord) -> Option<i64>,
+        by: i64,
+    ) -> (Vec<CredentialId>, usize) {
+        let ids: Vec<CredentialId> = lock(&self.state)
+            .records
+            .values()
+            .filter(|r| due(r).is_some_and(|at| at <= by))
+            .map(|r| r.id.clone())
+            .collect();
+        let read = ids.len();
+        (ids, read)
+    }
+
     /// How many keys each batch read asked for, in order.
     pub fn batch_reads(&self) -> Vec<usize> {
         lock(&self.batch_reads).clone()
@@ -104,12 +119,7 @@ impl MemoryStore {
     /// Everything stored, as text: where a canary secret must never be found.
     pub fn dump(&self) -> String {
         let state = lock(&self.state);
-        format!(
-            "{:?}{:?}{:?}",
-            serde_json::to_string(&state.records.values().collect::<Vec<_>>()),
-            serde_json::to_string(&state.history.values().collect::<Vec<_>>()),
-            serde_json::to_string(&state.usages.values().collect::<Vec<_>>()),
-        )
+        serde_json::json!([state.records, state.history, state.usages]).to_string()
     }
 }
 
@@ -380,14 +390,11 @@ impl CredentialStore for MemoryStore {
         Ok(Counted::Yes)
     }
 
+    async fn due_for_check(&self, by: i64) -> Result<(Vec<CredentialId>, usize), InternalError> {
+        Ok(self.due(|r| r.check_due, by))
+    }
+
     async fn due_for_refresh(&self, by: i64) -> Result<(Vec<CredentialId>, usize), InternalError> {
-        let ids: Vec<CredentialId> = lock(&self.state)
-            .records
-            .values()
-            .filter(|r| r.token.refresh_due.is_some_and(|due| due <= by))
-            .map(|r| r.id.clone())
-            .collect();
-        let read = ids.len();
-        Ok((ids, read))
+        Ok(self.due(|r| r.token.refresh_due, by))
     }
 }

@@ -16,6 +16,7 @@ mod crud;
 mod docs;
 mod flow_failures;
 mod gateway;
+mod health_checks;
 mod lifecycle;
 mod listing;
 mod matrix;

@@ -18,6 +18,20 @@ pub const SNOWFLAKE_PASSWORD: &str = "snow-right-password";
 
 static BASE: OnceLock<String> = OnceLock::new();
 
+/// Accounts of `/accounts/<name>` (basic auth), whose passwords a test may change.
+static ACCOUNTS: std::sync::Mutex<Option<std::collections::HashMap<String, String>>> =
+    std::sync::Mutex::new(None);
+
+/// Sets the password of account `name` on the server (creating it): `base_url()/accounts/<name>`
+/// accepts basic auth with exactly that password.
+pub fn set_account_password(name: &str, password: &str) {
+    ACCOUNTS
+        .lock()
+        .unwrap()
+        .get_or_insert_with(Default::default)
+        .insert(name.to_owned(), password.to_owned());
+}
+
 pub fn base_url() -> String {
     BASE.get_or_init(|| {
         let (tx, rx) = std::sync::mpsc::channel();
@@ -103,6 +117,14 @@ async fn answer(req: Request<Incoming>) -> Response<Full<Bytes>> {
             reply(401, json!({"error": "unauthorized"}))
         }
     };
+    if let Some(name) = path.strip_prefix("/accounts/") {
+        let password = ACCOUNTS
+            .lock()
+            .unwrap()
+            .as_ref()
+            .and_then(|a| a.get(name).cloned());
+        return ok(password.is_some_and(|p| auth == basic(name, &p)));
+    }
     match path.as_str() {
         "/open" => reply(200, json!({"ok": true})),
         "/basic" => ok(auth == basic(BASIC.0, BASIC.1)),

@@ -1,5 +1,6 @@
 //! Unit tests of the use cases in the common crate, against the in-memory adapters.
 
+mod checks;
 mod commit;
 mod refresh;
 mod retries;

@@ -24,6 +24,7 @@ export const triggerWords: Record<Schemas['Trigger'], string> = {
   refresh: 'a token refresh',
   edit: 'an edit of its connection details',
   connect: 'connecting through the OAuth provider',
+  scheduled_check: 'the scheduled health check',
 };
 
 export const historyWords: Record<Schemas['HistoryAction'], string> = {
