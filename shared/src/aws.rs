@@ -11,6 +11,7 @@ pub fn ports(aws: &aws_config::SdkConfig, config: &Config) -> Ports {
         store: Arc::new(crate::store::Store::new(
             aws_sdk_dynamodb::Client::new(aws),
             &config.table,
+            config.due_shards,
         )),
         events: Arc::new(crate::events::Events::new(
             aws_sdk_eventbridge::Client::new(aws),

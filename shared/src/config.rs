@@ -39,6 +39,10 @@ pub struct Config {
     /// How often credentials that are not token-based are re-tested
     /// (`LATCHKEY_HEALTH_CHECK_HOURS`, default 24; 0 turns the checks off).
     pub health_check_period: Option<Duration>,
+    /// Shards of each due index (`LATCHKEY_DUE_SHARDS`, default 4, 1 to 64): writes spread over
+    /// this many partitions, and the sweeps read them all in parallel. Raise only: an item is
+    /// found in any shard below the number, but one above it only after its next write.
+    pub due_shards: u16,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -145,7 +149,19 @@ impl Config {
                 }
             },
         };
+        let due_shards = match get("LATCHKEY_DUE_SHARDS").filter(|v| !v.is_empty()) {
+            None => 4,
+            Some(v) => v
+                .parse::<u16>()
+                .ok()
+                .filter(|n| (1..=64).contains(n))
+                .ok_or(ConfigError::Invalid(
+                    "LATCHKEY_DUE_SHARDS",
+                    "a number from 1 to 64",
+                ))?,
+        };
         Ok(Self {
+            due_shards,
             health_check_period,
             test_rate,
             refresh_margin: seconds("LATCHKEY_REFRESH_MARGIN_SECONDS")?.map(Duration::from_secs),

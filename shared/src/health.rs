@@ -2,17 +2,14 @@
 //! prove those) are re-tested every period, each at its own phase of the period, derived from
 //! its id, so a million credentials spread evenly over the day instead of all at midnight.
 //!
-//! The schedule is two attributes of the metadata item, `check_due` (epoch seconds) and
-//! `check_shard`, set only while a check is due: the sparse `by_check_due` index.
+//! The schedule is `check_due` (epoch seconds) on the metadata item, set only while a check is
+//! due: the store files such items in the sparse `by_check_due` index.
 
 use sha2::{Digest, Sha256};
 use std::time::Duration;
 use time::OffsetDateTime;
 
 use crate::record::CredentialRecord;
-
-/// The one partition of the check index (see [`crate::record::REFRESH_SHARD`]).
-pub const CHECK_SHARD: &str = "CHECK";
 
 /// Whether the credential is checked on a schedule: checks are on (`period`), it opted in, it
 /// has no tokens the service refreshes, and it is not deleted.
@@ -31,7 +28,6 @@ fn phase(record: &CredentialRecord, period: Duration) -> Duration {
 /// Schedules (or clears) the next check at `at`.
 pub fn schedule(record: &mut CredentialRecord, at: Option<OffsetDateTime>) {
     record.check_due = at.map(OffsetDateTime::unix_timestamp);
-    record.check_shard = at.map(|_| CHECK_SHARD.to_owned());
 }
 
 /// Keeps the schedule true to the rule after a create, an edit or a restore: a credential that

@@ -75,12 +75,10 @@ pub struct CredentialRecord {
     /// Whether the scheduled health check re-tests it (not token-based credentials only).
     #[serde(default = "yes")]
     pub health_check: bool,
-    /// The next scheduled health check, set with `check_shard` only while one is due: the
-    /// sparse `by_check_due` index. See [`crate::health`].
+    /// The next scheduled health check (epoch seconds), set only while one is due: the store
+    /// then files the item in a shard of the sparse `by_check_due` index. See [`crate::health`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub check_due: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub check_shard: Option<String>,
 }
 
 fn yes() -> bool {
@@ -88,8 +86,8 @@ fn yes() -> bool {
 }
 
 /// Kept for token URL and OAuth 2.0 credentials. `refresh_due` (epoch seconds, a number so the
-/// index sorts it) and `refresh_shard` are set together, only while a refresh is scheduled:
-/// they make the sparse `by_refresh_due` index the sweep queries.
+/// index sorts it) is set only while a refresh is scheduled: the store then files the item in
+/// a shard of the sparse `by_refresh_due` index the sweep queries.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenState {
     #[serde(
@@ -100,8 +98,6 @@ pub struct TokenState {
     pub token_expires_at: Option<OffsetDateTime>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_due: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub refresh_shard: Option<String>,
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
@@ -116,14 +112,9 @@ pub struct TokenState {
     pub refreshed_for_flow: bool,
 }
 
-/// The one partition of the due index. Enough for tens of thousands of refreshes per sweep;
-/// beyond that, spread over `DUE#0..n` and query each.
-pub const REFRESH_SHARD: &str = "DUE";
-
 impl TokenState {
     pub fn schedule(&mut self, at: Option<OffsetDateTime>) {
         self.refresh_due = at.map(|t| t.unix_timestamp());
-        self.refresh_shard = at.map(|_| REFRESH_SHARD.to_owned());
     }
 
     pub fn next_refresh_at(&self) -> Option<OffsetDateTime> {
@@ -187,7 +178,6 @@ impl CredentialRecord {
             token: TokenState::default(),
             health_check: true,
             check_due: None,
-            check_shard: None,
         };
         if record.refreshable() {
             record.token.schedule(Some(now));

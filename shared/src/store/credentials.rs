@@ -27,6 +27,8 @@ impl Store {
         let mut meta: Item = serde_dynamo::to_item(record)?;
         meta.insert("pk".into(), s(&pk));
         meta.insert("sk".into(), s(keys::META));
+        super::due_index::REFRESHES.file(&mut meta, &record.id, self.shards);
+        super::due_index::CHECKS.file(&mut meta, &record.id, self.shards);
         if let Expiry::Set(at) = change.expiry {
             meta.insert("ttl".into(), n(at.unix_timestamp()));
         }

@@ -6,33 +6,66 @@ use super::{keys, n, s, Store};
 use crate::domain::CredentialId;
 use crate::error::{sdk, InternalError};
 
-/// One sparse due index: its name, its shard attribute and value, its due attribute.
+/// One sparse due index: its name, its shard attribute and prefix, its due attribute.
 pub(super) struct DueIndex {
     name: &'static str,
-    shard_attribute: &'static str,
-    shard: &'static str,
-    due_attribute: &'static str,
+    pub(super) shard_attribute: &'static str,
+    pub(super) shard_prefix: &'static str,
+    pub(super) due_attribute: &'static str,
 }
 
 pub(super) const REFRESHES: DueIndex = DueIndex {
     name: keys::REFRESH_INDEX,
     shard_attribute: "refresh_shard",
-    shard: crate::record::REFRESH_SHARD,
+    shard_prefix: "DUE",
     due_attribute: "refresh_due",
 };
 
 pub(super) const CHECKS: DueIndex = DueIndex {
     name: keys::CHECK_INDEX,
     shard_attribute: "check_shard",
-    shard: crate::health::CHECK_SHARD,
+    shard_prefix: "CHECK",
     due_attribute: "check_due",
 };
 
+impl DueIndex {
+    /// Files a metadata item in its shard when it has work scheduled (and in none otherwise).
+    pub(super) fn file(
+        &self,
+        item: &mut super::Item,
+        id: &crate::domain::CredentialId,
+        shards: u16,
+    ) {
+        if item.contains_key(self.due_attribute) {
+            let shard = keys::due_shard(self.shard_prefix, id, shards);
+            item.insert(self.shard_attribute.into(), s(shard));
+        }
+    }
+}
+
 impl Store {
-    /// Credential ids due by `by` (epoch seconds) in `index`, and how many index items were read.
+    /// Credential ids due by `by` (epoch seconds) in `index`, every shard read in parallel, and
+    /// how many index items were read.
     pub(super) async fn due(
         &self,
         index: &DueIndex,
+        by: i64,
+    ) -> Result<(Vec<CredentialId>, usize), InternalError> {
+        let shards =
+            (0..self.shards).map(|n| self.due_in(index, format!("{}#{n}", index.shard_prefix), by));
+        let mut ids = Vec::new();
+        let mut read = 0;
+        for (found, items) in futures::future::try_join_all(shards).await? {
+            ids.extend(found);
+            read += items;
+        }
+        Ok((ids, read))
+    }
+
+    async fn due_in(
+        &self,
+        index: &DueIndex,
+        shard: String,
         by: i64,
     ) -> Result<(Vec<CredentialId>, usize), InternalError> {
         let mut ids = Vec::new();
@@ -46,7 +79,7 @@ impl Store {
             .key_condition_expression("#shard = :shard AND #due <= :by")
             .expression_attribute_names("#shard", index.shard_attribute)
             .expression_attribute_names("#due", index.due_attribute)
-            .expression_attribute_values(":shard", s(index.shard))
+            .expression_attribute_values(":shard", s(shard))
             .expression_attribute_values(":by", n(by))
             .into_paginator()
             .send();

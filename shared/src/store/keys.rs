@@ -11,6 +11,12 @@
 //! | OAuth authorization in progress | `OAUTH#<state>` | `STATE` |
 //! | test-rate counter | `RATE#<minute>#user#<org>/<user>`, `RATE#<minute>#org#<org>` | `RATE` |
 //! | idempotency key of a create | `IDEM#<org>#<user>#<key>` | `IDEM` |
+//!
+//! The metadata item of a credential with work scheduled also carries the partition key of a
+//! sparse due index: `refresh_shard` = `DUE#<n>` beside `refresh_due`, `check_shard` =
+//! `CHECK#<n>` beside `check_due`, `n` from a hash of the credential id modulo the configured
+//! number of shards, so the writes of a million schedules spread over partitions and the
+//! sweep reads every shard in parallel.
 
 use crate::domain::CredentialId;
 use crate::error::InternalError;
@@ -26,6 +32,14 @@ pub const PRINCIPAL_INDEX: &str = "by_principal";
 pub const REFRESH_INDEX: &str = "by_refresh_due";
 pub const CHECK_INDEX: &str = "by_check_due";
 const CREDENTIAL_PREFIX: &str = "CRED#";
+
+/// The due-index shard of credential `id` under `prefix` (`DUE`, `CHECK`), of `shards`.
+pub fn due_shard(prefix: &str, id: &CredentialId, shards: u16) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(id.as_str().as_bytes());
+    let n = u16::from_be_bytes([digest[0], digest[1]]) % shards.max(1);
+    format!("{prefix}#{n}")
+}
 
 pub fn credential(id: &CredentialId) -> String {
     format!("{CREDENTIAL_PREFIX}{id}")

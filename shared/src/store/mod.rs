@@ -9,6 +9,10 @@
 
 mod credentials;
 mod due_index;
+
+/// For tools that seed the table directly (benchmarks, tests): the due-index shard of a
+/// credential, as the store files it.
+pub use keys::due_shard;
 mod history;
 mod idempotency;
 mod keys;
@@ -65,13 +69,16 @@ impl Cancelled {
 pub struct Store {
     client: Client,
     table: String,
+    /// Shards of each due index.
+    shards: u16,
 }
 
 impl Store {
-    pub fn new(client: Client, table: impl Into<String>) -> Self {
+    pub fn new(client: Client, table: impl Into<String>, shards: u16) -> Self {
         Self {
             client,
             table: table.into(),
+            shards: shards.max(1),
         }
     }
 

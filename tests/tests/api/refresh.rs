@@ -88,18 +88,18 @@ async fn with_a_thousand_stored_and_ten_due_the_sweep_reads_ten() {
     // 990 more scheduled a day out: in the index, but not due.
     let later = (time::OffsetDateTime::now_utc() + time::Duration::days(1)).unix_timestamp();
     let ddb = app.ddb();
+    let shards = app.stack.config("refresh").unwrap().due_shards;
     for chunk in (0..990).collect::<Vec<_>>().chunks(25) {
         let writes: Vec<WriteRequest> = chunk
             .iter()
             .map(|_| {
-                let id = format!(
-                    "CRED#cred_{}",
-                    ulid::Ulid::new().to_string().to_ascii_lowercase()
-                );
+                let cred = latchkey_shared::domain::CredentialId::generate();
+                let id = format!("CRED#{cred}");
+                let shard = latchkey_shared::store::due_shard("DUE", &cred, shards);
                 let item = HashMap::from([
                     ("pk".to_string(), AttributeValue::S(id)),
                     ("sk".to_string(), AttributeValue::S("META".into())),
-                    ("refresh_shard".to_string(), AttributeValue::S("DUE".into())),
+                    ("refresh_shard".to_string(), AttributeValue::S(shard)),
                     (
                         "refresh_due".to_string(),
                         AttributeValue::N(later.to_string()),
@@ -116,6 +116,22 @@ async fn with_a_thousand_stored_and_ten_due_the_sweep_reads_ten() {
             .await
             .unwrap();
     }
+    // Spread over every shard of the due index, which the sweep reads in parallel.
+    let scanned = ddb
+        .scan()
+        .table_name(&app.table)
+        .projection_expression("refresh_shard")
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Vec<_>>()
+        .await;
+    let used: std::collections::BTreeSet<String> = scanned
+        .into_iter()
+        .filter_map(|item| item.ok()?.get("refresh_shard")?.as_s().ok().cloned())
+        .collect();
+    let all: std::collections::BTreeSet<String> = (0..shards).map(|n| format!("DUE#{n}")).collect();
+    assert_eq!(used, all);
     for concurrency in [1, 16] {
         let sweeper = Sweeper::with_concurrency(
             &app.stack.aws,
@@ -133,6 +149,8 @@ async fn with_a_thousand_stored_and_ten_due_the_sweep_reads_ten() {
                     ..Default::default()
                 }
             );
+            let exchanges = with_client(&client, |c| c.exchanges);
+            assert_eq!(exchanges, 10, "each due credential refreshed exactly once");
         } else {
             assert_eq!(report.items_read, 0, "all refreshed: nothing due any more");
         }

@@ -251,18 +251,18 @@ impl Bench {
         use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
         let later = (time::OffsetDateTime::now_utc() + time::Duration::days(1)).unix_timestamp();
         let ddb = aws_sdk_dynamodb::Client::new(&self.stack.aws);
+        let shards = self.stack.config("refresh")?.due_shards;
         for chunk in (0..count).collect::<Vec<_>>().chunks(25) {
             let writes = chunk
                 .iter()
                 .map(|_| {
-                    let pk = format!(
-                        "CRED#cred_{}",
-                        ulid::Ulid::new().to_string().to_ascii_lowercase()
-                    );
+                    let id = latchkey_shared::domain::CredentialId::generate();
+                    let pk = format!("CRED#{id}");
+                    let shard = latchkey_shared::store::due_shard("DUE", &id, shards);
                     let item = HashMap::from([
                         ("pk".to_string(), AttributeValue::S(pk)),
                         ("sk".to_string(), AttributeValue::S("META".into())),
-                        ("refresh_shard".to_string(), AttributeValue::S("DUE".into())),
+                        ("refresh_shard".to_string(), AttributeValue::S(shard)),
                         (
                             "refresh_due".to_string(),
                             AttributeValue::N(later.to_string()),
