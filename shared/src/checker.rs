@@ -88,6 +88,11 @@ impl Checker<'_> {
         if !wants_checks(&credential, Some(self.period)) {
             return Ok(CheckOutcome::NotDue);
         }
+        let secrets = self
+            .secrets
+            .read(&credential.id, &credential.secret_version)
+            .await?;
+        // Counted once the test can run: a check that cannot does not spend the allowance.
         let org_only = TestAllowance {
             per_user: 0,
             per_org: self.allowance.per_org,
@@ -98,10 +103,6 @@ impl Checker<'_> {
         if counted.await?.is_some() {
             return Ok(CheckOutcome::RateLimited);
         }
-        let secrets = self
-            .secrets
-            .read(&credential.id, &credential.secret_version)
-            .await?;
         let observation = self.tester.test(&Target::of(&credential, &secrets)).await;
         // The same time of the next period; after a backlog, the first such time from now.
         let mut scheduled = credential.clone();

@@ -34,13 +34,14 @@ pub fn schedule(record: &mut CredentialRecord, at: Option<OffsetDateTime>) {
 /// wants checks and has none due gets the next occurrence of its phase; one that no longer
 /// wants them loses its schedule.
 pub fn keep_schedule(record: &mut CredentialRecord, period: Option<Duration>, now: OffsetDateTime) {
-    match period {
-        Some(period) if wants_checks(record, Some(period)) => {
-            if record.check_due.is_none() {
-                schedule(record, Some(next_after(record, period, now)));
-            }
-        }
-        _ => schedule(record, None),
+    // Checks off: schedules stay as they are, for when they are turned on again.
+    let Some(period) = period else {
+        return;
+    };
+    if !wants_checks(record, Some(period)) {
+        schedule(record, None);
+    } else if record.check_due.is_none() {
+        schedule(record, Some(next_after(record, period, now)));
     }
 }
 

@@ -36,6 +36,10 @@ pub async fn record(
     action: HistoryAction,
     actor: &str,
 ) -> Result<Recorded, InternalError> {
+    if record.is_deleted() {
+        // Moot, and a write would drop the deleted credential's purge time.
+        return Ok(Recorded::Stale);
+    }
     let now = ports.now();
     let mut next = record.clone();
     let transition = next.observe(observation, trigger, now);

@@ -141,13 +141,17 @@ impl Resolver {
         self.hand_out(&record, caller, usage.as_deref()).await
     }
 
-    /// The connection material a flow needs, with a `used` history line.
+    /// The connection material a flow needs, with a `used` history line. Authorized here, on
+    /// the record handed out: after a refresh it is a newer read than the one `load` checked,
+    /// and a grant may have been revoked (or the credential deleted) in between.
     async fn hand_out(
         &self,
         record: &CredentialRecord,
         caller: &Caller,
         usage: Option<&str>,
     ) -> Result<Value, ApiError> {
+        authorize(&record.acl, &record.org_id, caller, Action::Use)?;
+        refuse_deleted(record)?;
         let secrets = self
             .secrets
             .read(&record.id, &record.secret_version)
@@ -218,7 +222,10 @@ impl Resolver {
         if version.is_some_and(|v| v != record.version) {
             return Ok(json!({ "recorded": "stale", "status": record.status }));
         }
-        let record = match self.refresh_first(record, caller, usage.as_deref()).await? {
+        let record = match self
+            .refresh_first(record, caller, (usage.as_deref(), version))
+            .await?
+        {
             RefreshFirst::Answer(answer) => return Ok(answer),
             RefreshFirst::MarkInvalid(record) => *record,
         };
@@ -264,11 +271,24 @@ impl Resolver {
         &self,
         record: CredentialRecord,
         caller: &Caller,
-        usage: Option<&str>,
+        (usage, version): (Option<&str>, Option<u64>),
     ) -> Result<RefreshFirst, ApiError> {
-        let again = record.token.refreshed_for_flow;
-        if !record.is_token_based() || record.status == Status::ReauthRequired || again {
+        let refreshable = record.is_token_based()
+            && !matches!(record.status, Status::Invalid | Status::ReauthRequired)
+            // A refresh failed since the last success: its own backoff decides the next try.
+            && record.token.refresh_failures == 0;
+        if !refreshable {
             return Ok(RefreshFirst::MarkInvalid(Box::new(record)));
+        }
+        if record.token.refreshed_for_flow {
+            if version.is_some() {
+                // It failed with the token fetched for the last failure: bad, not stale.
+                return Ok(RefreshFirst::MarkInvalid(Box::new(record)));
+            }
+            // Unknown which token failed: perhaps the one before; hand over the current one.
+            let mut answer = self.hand_out(&record, caller, usage).await?;
+            answer["recorded"] = json!("current");
+            return Ok(RefreshFirst::Answer(answer));
         }
         let when = When::AfterFlowFailure(record.version);
         let (outcome, record) = Box::pin(self.refresh(record, when, &caller.as_actor())).await?;
@@ -277,7 +297,7 @@ impl Resolver {
         };
         match outcome {
             RefreshOutcome::Refreshed { .. } => {}
-            skipped if skipped == changed && !record.is_deleted() => {}
+            skipped if skipped == changed => {}
             RefreshOutcome::ReauthRequired => {
                 let answer = json!({ "recorded": "transition", "status": record.status });
                 return Ok(RefreshFirst::Answer(answer));

@@ -208,4 +208,29 @@ async fn a_refresh_that_fails_for_a_flow_marks_the_credential_invalid() {
     let stored = world.stored(&record.id).await;
     assert_eq!(stored.status, Status::Invalid);
     assert_eq!(stored.status_code.as_deref(), Some("flow_auth_failed"));
+    // More failures do not ask the provider again: the refresh's own backoff decides.
+    let again = report(&world, &record, &json!(stored.version)).await;
+    assert_eq!(again["recorded"], "unchanged", "{again}");
+    assert_eq!(world.provider.calls(), 2);
+}
+
+#[tokio::test]
+async fn a_report_that_does_not_say_which_token_failed_gets_the_current_one() {
+    let world = World::default();
+    let record = client_credentials(&world).await;
+    world.provider.issue("at-1", None, 3600);
+    let first = resolve(&world, &record).await;
+    world.provider.issue("at-2", None, 3600);
+    report(&world, &record, &first["version"]).await;
+    // Another flow, failing with at-1 too, reports without a version.
+    let answer = resolver(&world)
+        .handle(
+            json!({ "action": "report_failure", "credential_id": record.id,
+                        "principal": principal("alice", &[]) }),
+        )
+        .await;
+    assert_eq!(answer["recorded"], "current", "{answer}");
+    assert_eq!(answer["secrets"], json!({ "access_token": "at-2" }));
+    assert_eq!(world.stored(&record.id).await.status, Status::Valid);
+    assert_eq!(world.provider.calls(), 2, "no exchange for it");
 }

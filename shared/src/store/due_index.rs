@@ -9,6 +9,9 @@ use crate::error::{sdk, InternalError};
 /// One sparse due index: its name, its shard attribute and prefix, its due attribute.
 pub(super) struct DueIndex {
     name: &'static str,
+    /// The one partition items were filed in before the index was sharded, still read until
+    /// each has been written again.
+    legacy_shard: Option<&'static str>,
     pub(super) shard_attribute: &'static str,
     pub(super) shard_prefix: &'static str,
     pub(super) due_attribute: &'static str,
@@ -16,6 +19,7 @@ pub(super) struct DueIndex {
 
 pub(super) const REFRESHES: DueIndex = DueIndex {
     name: keys::REFRESH_INDEX,
+    legacy_shard: Some("DUE"),
     shard_attribute: "refresh_shard",
     shard_prefix: "DUE",
     due_attribute: "refresh_due",
@@ -23,6 +27,7 @@ pub(super) const REFRESHES: DueIndex = DueIndex {
 
 pub(super) const CHECKS: DueIndex = DueIndex {
     name: keys::CHECK_INDEX,
+    legacy_shard: None,
     shard_attribute: "check_shard",
     shard_prefix: "CHECK",
     due_attribute: "check_due",
@@ -51,8 +56,10 @@ impl Store {
         index: &DueIndex,
         by: i64,
     ) -> Result<(Vec<CredentialId>, usize), InternalError> {
-        let shards =
-            (0..self.shards).map(|n| self.due_in(index, format!("{}#{n}", index.shard_prefix), by));
+        let shards = (0..self.shards)
+            .map(|n| format!("{}#{n}", index.shard_prefix))
+            .chain(index.legacy_shard.map(str::to_owned))
+            .map(|shard| self.due_in(index, shard, by));
         let mut ids = Vec::new();
         let mut read = 0;
         for (found, items) in futures::future::try_join_all(shards).await? {

@@ -76,6 +76,11 @@ fn missing() -> InternalError {
     InternalError::new("no such secret")
 }
 
+/// As Secrets Manager refuses to read or write a secret marked for deletion.
+fn marked() -> InternalError {
+    InternalError::new("the secret is marked for deletion")
+}
+
 impl MemorySecrets {
     /// The value of field `name` in `version` of the credential's secret.
     pub fn value(&self, id: &CredentialId, version: &str, name: &str) -> Option<String> {
@@ -153,6 +158,9 @@ impl SecretStore for MemorySecrets {
     ) -> Result<String, InternalError> {
         let mut all = lock(&self.secrets);
         let secret = all.get_mut(id).ok_or_else(missing)?;
+        if secret.scheduled_for_deletion {
+            return Err(marked());
+        }
         let version = derived_version_token(parent);
         match secret.version(&version) {
             Some(v) if v.fields != exposed(secrets) => {
@@ -258,7 +266,11 @@ impl SecretStore for MemorySecrets {
 impl SecretReader for MemorySecrets {
     async fn read(&self, id: &CredentialId, version: &str) -> Result<SecretFields, InternalError> {
         let all = lock(&self.secrets);
-        let v = all.get(id).and_then(|s| s.version(version));
+        let secret = all.get(id).ok_or_else(missing)?;
+        if secret.scheduled_for_deletion {
+            return Err(marked());
+        }
+        let v = secret.version(version);
         v.map(|v| fields(&v.fields)).ok_or_else(missing)
     }
 }
