@@ -106,6 +106,7 @@ test.describe.serial('the console', () => {
     await page.getByRole('combobox', { name: 'TLS mode' }).selectOption('disable');
     await page.getByRole('textbox', { name: 'Tags' }).fill('e2e sales');
     await page.getByRole('checkbox', { name: /Test the connection when saving/ }).uncheck();
+    await expect(page.getByRole('checkbox', { name: /Re-test it on a schedule/ })).toBeChecked();
     await screen('create-form', testInfo);
     await page.getByRole('button', { name: 'Create credential' }).click();
 
@@ -116,6 +117,7 @@ test.describe.serial('the console', () => {
     await expect(drawer.getByText('Test result: Valid')).toBeVisible();
     await expect(drawer.getByText('Valid', { exact: true })).toBeVisible();
     await expect(drawer.getByRole('definition').filter({ hasText: /^set$/ })).toBeVisible(); // the password
+    await expect(drawer.getByRole('definition').filter({ hasText: /^On, next in / })).toBeVisible(); // the health check
     await expect(page.getByRole('row', { name: new RegExp(names.postgres) }).getByText('Valid')).toBeVisible();
     await screen('drawer', testInfo);
   });
@@ -128,10 +130,12 @@ test.describe.serial('the console', () => {
     await expect(password).toHaveValue('');
     await expect(password).toHaveAccessibleDescription(/Leave empty to keep it/);
     await password.fill('a-wrong-password');
+    await page.getByRole('checkbox', { name: /Re-test it on a schedule/ }).uncheck();
     await screen('edit-form', testInfo);
     await page.getByRole('button', { name: 'Save changes' }).click();
 
     await expect(drawer).toBeVisible();
+    await expect(drawer.getByRole('definition').filter({ hasText: /^Off$/ })).toBeVisible(); // the health check
     await drawer.getByRole('button', { name: 'Test connection' }).click();
     await expect(drawer.getByText('Test result: Invalid')).toBeVisible();
     await expect(drawer.getByText(/Edit the credential and fix it/)).toBeVisible();

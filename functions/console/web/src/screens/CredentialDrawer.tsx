@@ -210,6 +210,24 @@ function DrawerBody({
           <dd>
             <Tags tags={c.tags} />
           </dd>
+          {!c.token && (
+            <>
+              <dt>Health check</dt>
+              <dd>
+                {c.health_check ? (
+                  c.next_check_at ? (
+                    <>
+                      On, next <Time at={c.next_check_at} />
+                    </>
+                  ) : (
+                    'On'
+                  )
+                ) : (
+                  'Off'
+                )}
+              </dd>
+            </>
+          )}
           <dt>Owner</dt>
           <dd>{personWords(c.owner)}</dd>
           <dt>Your role</dt>

@@ -20,6 +20,9 @@ import { FieldInput } from '../components/FieldInput';
 import { ProblemText } from '../components/ProblemText';
 import { Verdict } from '../components/Verdict';
 
+/** The auth types whose tokens the service keeps fresh (and so never health-checks). */
+const TOKEN_AUTH_TYPES = ['token_url', 'oauth2_client_credentials', 'oauth2_authorization_code'];
+
 /** Create (`…/credentials/new`) and edit (`…/credentials/{id}/edit`): a form built from the catalog. */
 export function CredentialForm() {
   const { params } = useRoute();
@@ -76,6 +79,9 @@ function FormBody({ catalog, existing, reload }: { catalog: Connector[]; existin
   const [description, setDescription] = useState(existing?.description ?? '');
   const [tags, setTags] = useState(existing?.tags.join(' ') ?? '');
   const [testOnSave, setTestOnSave] = useState(true);
+  const [healthCheck, setHealthCheck] = useState(existing?.health_check ?? true);
+  // Token credentials are proved by their refreshes, never by scheduled checks.
+  const checkable = authType !== undefined && !TOKEN_AUTH_TYPES.includes(authType.id);
   const [report, setReport] = useState<Schemas['TestReport'] | null>(null);
   const [note, setNote] = useState<string | null>(null);
   useTitle(editing ? `Edit ${existing.name}` : 'New credential');
@@ -111,6 +117,7 @@ function FormBody({ catalog, existing, reload }: { catalog: Connector[]; existin
             name: name.trim(),
             ...(description.trim() ? { description: description.trim() } : {}),
             tags: splitTags(tags),
+            health_check: healthCheck,
             test: testOnSave,
           } as Schemas['NewCredential'],
           // One key per attempt: a request the browser retries cannot create a second credential.
@@ -127,6 +134,7 @@ function FormBody({ catalog, existing, reload }: { catalog: Connector[]; existin
     if (description.trim() !== (existing.description ?? '')) patch.description = description.trim() || null;
     if (splitTags(tags).join(' ') !== existing.tags.join(' ')) patch.tags = splitTags(tags);
     if (authTypeId !== existing.auth_type) patch.auth_type = authTypeId;
+    if (healthCheck !== existing.health_check) patch.health_check = healthCheck;
     const changed = changedFields(fields, values, startingValues(fields, stored));
     // `fields` is typed per connector in `Fields.<connector>.<auth type>`; the patch is built from the catalog.
     if (Object.keys(changed).length > 0) patch.fields = changed as NonNullable<Schemas['CredentialPatch']['fields']>;
@@ -282,6 +290,16 @@ function FormBody({ catalog, existing, reload }: { catalog: Connector[]; existin
             <InlineError id="cred-tags" words={fieldErrors.tags} />
           </div>
         </fieldset>
+
+        {checkable && (
+          <div class="field field-check">
+            <input id="cred-health-check" type="checkbox" checked={healthCheck} onChange={(e) => setHealthCheck(e.currentTarget.checked)} aria-describedby="cred-health-check-hint" />
+            <label for="cred-health-check">Re-test it on a schedule (health check)</label>
+            <span id="cred-health-check-hint" class="hint">
+              Once a day at its own time, so a password changed on the server is found before a data flow fails.
+            </span>
+          </div>
+        )}
 
         {!editing && authType && (
           <div class="field field-check">
