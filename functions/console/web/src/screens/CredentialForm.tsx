@@ -296,7 +296,7 @@ function FormBody({ catalog, existing, reload }: { catalog: Connector[]; existin
             <input id="cred-health-check" type="checkbox" checked={healthCheck} onChange={(e) => setHealthCheck(e.currentTarget.checked)} aria-describedby="cred-health-check-hint" />
             <label for="cred-health-check">Re-test it on a schedule (health check)</label>
             <span id="cred-health-check-hint" class="hint">
-              Once a day at its own time, so a password changed on the server is found before a data flow fails.
+              Daily by default, each credential at its own time, so a password changed on the server is found before a data flow fails.
             </span>
           </div>
         )}
