@@ -55,19 +55,8 @@ impl Checker<'_> {
         id: &CredentialId,
         by: OffsetDateTime,
     ) -> Result<CheckOutcome, InternalError> {
-        let owner = ulid::Ulid::new().to_string();
-        let store = &self.ports.store;
-        if !store
-            .take_lease(id, &owner, self.ports.now(), LEASE)
-            .await?
-        {
-            return Ok(CheckOutcome::Busy);
-        }
-        let outcome = self.check_leased(id, by).await;
-        if let Err(e) = store.release_lease(id, &owner).await {
-            tracing::warn!(error = %e, "lease not released; it expires by itself");
-        }
-        outcome
+        let leased = self.ports.leased(id, LEASE, self.check_leased(id, by));
+        Ok(leased.await?.unwrap_or(CheckOutcome::Busy))
     }
 
     async fn check_leased(

@@ -45,6 +45,16 @@ impl CredentialId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// A number below `buckets`, the same for this id every time and spread evenly over ids:
+    /// where its work falls (a due-index shard, a health check's time of the period).
+    pub fn spread(&self, buckets: u64) -> u64 {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::digest(self.0.as_bytes());
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&digest[..8]);
+        u64::from_be_bytes(first) % buckets.max(1)
+    }
 }
 
 impl TryFrom<String> for CredentialId {

@@ -5,7 +5,6 @@
 //! The schedule is `check_due` (epoch seconds) on the metadata item, set only while a check is
 //! due: the store files such items in the sparse `by_check_due` index.
 
-use sha2::{Digest, Sha256};
 use std::time::Duration;
 use time::OffsetDateTime;
 
@@ -19,10 +18,7 @@ pub fn wants_checks(record: &CredentialRecord, period: Option<Duration>) -> bool
 
 /// Where in each period this credential's check falls: a hash of its id, so it stays put.
 fn phase(record: &CredentialRecord, period: Duration) -> Duration {
-    let digest = Sha256::digest(record.id.as_str().as_bytes());
-    let mut first = [0u8; 8];
-    first.copy_from_slice(&digest[..8]);
-    Duration::from_secs(u64::from_be_bytes(first) % period.as_secs().max(1))
+    Duration::from_secs(record.id.spread(period.as_secs()))
 }
 
 /// Schedules (or clears) the next check at `at`.

@@ -121,6 +121,13 @@ impl TokenState {
         self.refresh_due
             .and_then(|t| OffsetDateTime::from_unix_timestamp(t).ok())
     }
+
+    /// Whether the token needs a refresh: its refresh falls due by `by`, or it has expired (or
+    /// there is none) at `now`.
+    pub fn is_due(&self, by: OffsetDateTime, now: OffsetDateTime) -> bool {
+        self.next_refresh_at().is_some_and(|due| due <= by)
+            || self.token_expires_at.is_none_or(|exp| exp <= now)
+    }
 }
 
 /// Auth types whose tokens the service fetches and keeps fresh: these show a `token` block.

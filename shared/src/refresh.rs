@@ -100,22 +100,12 @@ impl Refresher<'_> {
         when: When,
         actor: &str,
     ) -> Result<RefreshOutcome, InternalError> {
-        let owner = ulid::Ulid::new().to_string();
-        let taken = self
+        let leased = self
             .ports
-            .store
-            .take_lease(id, &owner, self.ports.now(), LEASE)
-            .await?;
-        if !taken {
-            return Ok(RefreshOutcome::Skipped {
-                reason: SkipReason::LeaseBusy,
-            });
-        }
-        let outcome = self.refresh_leased(id, when, actor).await;
-        if let Err(e) = self.ports.store.release_lease(id, &owner).await {
-            tracing::warn!(error = %e, "lease not released; it expires by itself");
-        }
-        outcome
+            .leased(id, LEASE, self.refresh_leased(id, when, actor));
+        Ok(leased.await?.unwrap_or(RefreshOutcome::Skipped {
+            reason: SkipReason::LeaseBusy,
+        }))
     }
 
     async fn refresh_leased(
@@ -154,12 +144,7 @@ impl Refresher<'_> {
             When::DueBy(by) => by,
             When::Now | When::AfterFlowFailure(_) => now,
         };
-        let fresh = record
-            .token
-            .next_refresh_at()
-            .is_none_or(|due| due > horizon)
-            && record.token.token_expires_at.is_some_and(|exp| exp > now);
-        if fresh && !force {
+        if !record.token.is_due(horizon, now) && !force {
             return Ok(RefreshOutcome::Skipped {
                 reason: SkipReason::Fresh,
             });

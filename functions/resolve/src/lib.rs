@@ -24,7 +24,6 @@ use request::{Request, Usage};
 use secrecy::ExposeSecret;
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
-use time::OffsetDateTime;
 
 pub struct Resolver {
     ports: Ports,
@@ -133,9 +132,10 @@ impl Resolver {
     ) -> Result<Value, ApiError> {
         let mut record = self.load(raw_id, caller, Action::Use).await?;
         let usage = usage.map(|u| u.label()).transpose()?;
-        if record.is_token_based() && token_due(&record, self.ports.now()) {
+        let now = self.ports.now();
+        if record.is_token_based() && record.token.is_due(now, now) {
             // Boxed: the refresh future is deep, and the resolve future stays small.
-            let when = When::DueBy(self.ports.now());
+            let when = When::DueBy(now);
             (_, record) = Box::pin(self.refresh(record, when, "service:resolve")).await?;
         }
         self.hand_out(&record, caller, usage.as_deref()).await
@@ -317,12 +317,6 @@ impl Resolver {
 /// tokens of its own.
 fn flow_needs(record: &CredentialRecord, name: &str) -> bool {
     !record.is_token_based() || name == "access_token"
-}
-
-/// A token that has expired, is missing, or is inside its refresh margin.
-fn token_due(record: &CredentialRecord, now: OffsetDateTime) -> bool {
-    record.token.next_refresh_at().is_some_and(|due| due <= now)
-        || record.token.token_expires_at.is_none_or(|exp| exp <= now)
 }
 
 #[cfg(test)]

@@ -301,6 +301,27 @@ impl Ports {
     pub fn now(&self) -> OffsetDateTime {
         self.clock.now()
     }
+
+    /// Runs `work` holding the credential's single-flight lease (taken until now plus
+    /// `for_how_long`): `None` when someone else holds it. Released afterwards; a lease that
+    /// cannot be released runs out by itself.
+    pub async fn leased<T>(
+        &self,
+        id: &CredentialId,
+        for_how_long: Duration,
+        work: impl std::future::Future<Output = Result<T, InternalError>>,
+    ) -> Result<Option<T>, InternalError> {
+        let owner = ulid::Ulid::new().to_string();
+        let taken = self.store.take_lease(id, &owner, self.now(), for_how_long);
+        if !taken.await? {
+            return Ok(None);
+        }
+        let outcome = work.await;
+        if let Err(e) = self.store.release_lease(id, &owner).await {
+            tracing::warn!(error = %e, "lease not released; it expires by itself");
+        }
+        outcome.map(Some)
+    }
 }
 
 /// What a credential's connection test says: the connection testers, one per protocol.

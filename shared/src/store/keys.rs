@@ -35,10 +35,7 @@ const CREDENTIAL_PREFIX: &str = "CRED#";
 
 /// The due-index shard of credential `id` under `prefix` (`DUE`, `CHECK`), of `shards`.
 pub fn due_shard(prefix: &str, id: &CredentialId, shards: u16) -> String {
-    use sha2::{Digest, Sha256};
-    let digest = Sha256::digest(id.as_str().as_bytes());
-    let n = u16::from_be_bytes([digest[0], digest[1]]) % shards.max(1);
-    format!("{prefix}#{n}")
+    format!("{prefix}#{}", id.spread(u64::from(shards)))
 }
 
 pub fn credential(id: &CredentialId) -> String {
