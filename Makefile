@@ -26,8 +26,10 @@ run: emulator
 test:
 	tests/stack/test.sh
 
-# Every crate under functions/ is the package latchkey-<dir> with the binary <dir>.
+# Every crate under functions/ is the package latchkey-<dir> with the binary <dir>; refresh
+# also builds refresh-worker.
 FUNCTIONS := $(notdir $(patsubst %/,%,$(wildcard functions/*/)))
+BINARIES := $(FUNCTIONS) refresh-worker
 
 # cargo-lambda cross-compiles with the Zig linker its PyPI wheel brings; only the Rust target's
 # standard library comes from rustup.
@@ -35,7 +37,7 @@ build:
 	@tests/stack/venv.sh
 	@rustup target list --installed | grep -qx aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu
 	PATH="$(CURDIR)/.venv/bin:$$PATH" cargo lambda build --release --arm64 --locked --output-format zip $(addprefix -p latchkey-,$(FUNCTIONS))
-	@{ printf '%-16s %12s\n' function 'zip (bytes)'; for f in $(FUNCTIONS); do \
+	@{ printf '%-16s %12s\n' function 'zip (bytes)'; for f in $(BINARIES); do \
 		printf '%-16s %12s\n' $$f $$(stat -c %s target/lambda/$$f/bootstrap.zip); done; } | tee target/lambda/sizes.txt
 	@cd functions/console/web && npm run --silent build 2>&1 | tail -1
 

@@ -28,3 +28,20 @@ pub fn secrets(aws: &aws_config::SdkConfig, config: &Config) -> Arc<dyn SecretSt
         &config.secret_prefix,
     ))
 }
+
+/// The SQS adapter of the work queue, for the sweep that fills it.
+pub fn work_queue(
+    aws: &aws_config::SdkConfig,
+    config: &Config,
+) -> Result<Arc<dyn crate::ports::WorkQueue>, crate::config::ConfigError> {
+    let url = config
+        .work_queue_url
+        .as_deref()
+        .ok_or(crate::config::ConfigError::Missing(
+            "LATCHKEY_WORK_QUEUE_URL",
+        ))?;
+    Ok(Arc::new(crate::queue::Queue::new(
+        aws_sdk_sqs::Client::new(aws),
+        url,
+    )))
+}

@@ -43,6 +43,9 @@ pub struct Config {
     /// this many partitions, and the sweeps read them all in parallel. Raise only: an item is
     /// found in any shard below the number, but one above it only after its next write.
     pub due_shards: u16,
+    /// The queue the refresh sweep hands due work to (`LATCHKEY_WORK_QUEUE_URL`); only the
+    /// sweep's role may send to it.
+    pub work_queue_url: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -161,6 +164,7 @@ impl Config {
                 ))?,
         };
         Ok(Self {
+            work_queue_url: get("LATCHKEY_WORK_QUEUE_URL").filter(|v| !v.is_empty()),
             due_shards,
             health_check_period,
             test_rate,

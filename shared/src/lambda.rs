@@ -4,7 +4,8 @@
 
 use lambda_http::lambda_runtime::{self, LambdaEvent};
 use lambda_http::{service_fn, Body, Error, Request, Response};
-use serde_json::Value;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use std::future::Future;
 
 use crate::config::Config;
@@ -28,12 +29,15 @@ where
     lambda_http::run(service_fn(move |req| handle(service, req))).await
 }
 
-/// Serves events (EventBridge's schedule, an IAM invoke) with `handle` on `service`.
-pub async fn serve_events<S, F, Fut>(service: S, handle: F) -> Result<(), Error>
+/// Serves events (EventBridge's schedule, an IAM invoke, an SQS batch) with `handle` on
+/// `service`.
+pub async fn serve_events<S, E, R, F, Fut>(service: S, handle: F) -> Result<(), Error>
 where
     S: Sync + 'static,
-    F: Fn(&'static S, LambdaEvent<Value>) -> Fut,
-    Fut: Future<Output = Result<Value, Error>>,
+    E: DeserializeOwned + Send + 'static,
+    R: Serialize + Send + 'static,
+    F: Fn(&'static S, LambdaEvent<E>) -> Fut,
+    Fut: Future<Output = Result<R, Error>>,
 {
     let service: &'static S = Box::leak(Box::new(service));
     lambda_runtime::run(service_fn(move |event| handle(service, event))).await

@@ -25,6 +25,7 @@ pub mod openapi;
 pub mod outbound;
 pub mod page;
 pub mod ports;
+pub mod queue;
 pub mod record;
 #[cfg(feature = "testers")]
 pub mod refresh;

@@ -1,6 +1,7 @@
 //! The local stack: provisions the emulator from `infra/template.yaml` and serves the template's
 //! routes through a local API Gateway. `make run` and the integration tests both use it.
 
+pub mod event_source;
 pub mod gateway;
 pub mod jwks;
 pub mod openapi;
@@ -85,11 +86,12 @@ impl LocalStack {
     pub async fn up(name: &str, overrides: BTreeMap<String, String>) -> Result<Self, Error> {
         let aws = local_aws_config().await;
         let template = Template::load()?;
-        let stack = Stack {
+        let mut stack = Stack {
             name: name.to_owned(),
             parameters: template.parameters(&overrides),
+            assigned: BTreeMap::new(),
         };
-        provision::provision(&aws, &template, &stack).await?;
+        provision::provision(&aws, &template, &mut stack).await?;
         let functions = template.functions(&stack)?;
         Ok(Self {
             aws,
@@ -125,6 +127,76 @@ impl LocalStack {
             .environment(binary)
             .ok_or_else(|| format!("no function `{binary}` in the template"))?;
         handler_for(binary, &self.aws, env)
+    }
+
+    /// The refresh queue as the worker's event source mapping reads it.
+    pub fn refresh_queue(&self) -> Result<event_source::QueueSource, Error> {
+        event_source::QueueSource::of(self, "RefreshWorkerFunction")
+    }
+
+    /// One scheduled refresh run as it happens on AWS: the sweep enqueues what is due, then
+    /// workers take batches from the queue until it is empty (failed jobs come back, poison
+    /// ones end in the dead-letter queue). What the sweep found and what the workers did.
+    pub async fn refresh_run(
+        &self,
+    ) -> Result<(latchkey_refresh::SweepReport, latchkey_refresh::WorkReport), Error> {
+        self.refresh_run_at(Arc::new(latchkey_shared::ports::SystemClock))
+            .await
+    }
+
+    /// [`Self::refresh_run`] with the sweep's clock at another time (a health check's hour).
+    pub async fn refresh_run_at(
+        &self,
+        clock: Arc<dyn latchkey_shared::ports::Clock>,
+    ) -> Result<(latchkey_refresh::SweepReport, latchkey_refresh::WorkReport), Error> {
+        let config = self.config("refresh")?;
+        let mut ports = latchkey_shared::aws::ports(&self.aws, &config);
+        ports.clock = clock;
+        let queue = latchkey_shared::aws::work_queue(&self.aws, &config)?;
+        let sweep = latchkey_refresh::Sweeper::with_ports(ports, queue, &config)
+            .sweep()
+            .await?;
+        let worker = latchkey_refresh::Worker::new(&self.aws, &self.config("refresh-worker")?);
+        let done = std::sync::Mutex::new(latchkey_refresh::WorkReport::default());
+        let invoke = |event| {
+            let (worker, done) = (&worker, &done);
+            async move {
+                let (report, failures) = worker.work(event).await;
+                *done.lock().unwrap_or_else(|e| e.into_inner()) += report;
+                Ok(failures)
+            }
+        };
+        self.refresh_queue()?.drain(&invoke).await?;
+        Ok((sweep, done.into_inner().unwrap_or_else(|e| e.into_inner())))
+    }
+
+    /// The refresh schedule and the worker's event source, in the background as AWS runs them
+    /// (`make run`): a sweep every refresh period, workers on the queue all the time.
+    pub fn run_refresh(&self) -> Result<tokio::task::JoinHandle<()>, Error> {
+        let config = self.config("refresh")?;
+        let sweeper = latchkey_refresh::Sweeper::new(&self.aws, &config)?;
+        let worker = latchkey_refresh::Worker::new(&self.aws, &self.config("refresh-worker")?);
+        let queue = self.refresh_queue()?;
+        let schedule = async move {
+            let mut every = tokio::time::interval(config.refresh_period);
+            loop {
+                every.tick().await;
+                if let Err(e) = sweeper.sweep().await {
+                    tracing::warn!(error = %e, "refresh sweep failed");
+                }
+            }
+        };
+        let workers = async move {
+            queue
+                .run(|event| {
+                    let worker = &worker;
+                    async move { Ok(worker.work(event).await.1) }
+                })
+                .await
+        };
+        Ok(tokio::spawn(async move {
+            tokio::join!(schedule, workers);
+        }))
     }
 
     pub fn gateway(&self, jwt: DevJwt) -> Result<Gateway, Error> {

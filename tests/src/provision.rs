@@ -1,4 +1,6 @@
-//! Creates a stack's table and event bus in the emulator from their template declarations.
+//! Creates a stack's table, event bus and queues in the emulator from their template
+//! declarations, and records what the emulator assigned (queue URLs and ARNs) in the stack,
+//! for the functions' environment and the local event source.
 //!
 //! Keys, indexes, billing and TTL come from the template. Deletion protection, point-in-time
 //! recovery and encryption are production safeguards with no local meaning and are skipped
@@ -8,6 +10,7 @@ use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
     ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
 };
+use aws_sdk_sqs::types::QueueAttributeName;
 use serde_yaml::Value;
 
 use crate::template::{Stack, Template};
@@ -33,6 +36,16 @@ fn key_schema(v: &Value) -> Result<Vec<KeySchemaElement>, Error> {
 }
 
 pub async fn provision(
+    aws: &aws_config::SdkConfig,
+    template: &Template,
+    stack: &mut Stack,
+) -> Result<(), Error> {
+    tables(aws, template, stack).await?;
+    buses(aws, template, stack).await?;
+    queues(aws, template, stack).await
+}
+
+async fn tables(
     aws: &aws_config::SdkConfig,
     template: &Template,
     stack: &Stack,
@@ -117,6 +130,14 @@ pub async fn provision(
         }
     }
 
+    Ok(())
+}
+
+async fn buses(
+    aws: &aws_config::SdkConfig,
+    template: &Template,
+    stack: &Stack,
+) -> Result<(), Error> {
     let events = aws_sdk_eventbridge::Client::new(aws);
     for (logical_id, _) in template.resources_of_type("AWS::Events::EventBus") {
         let name = template.physical_name(logical_id, stack)?;
@@ -131,6 +152,70 @@ pub async fn provision(
                     .into())
             }
         }
+    }
+    Ok(())
+}
+
+/// Queues, dead-letter queues first (a redrive policy names its target's ARN). Conditional
+/// queues are left out: their conditions guard deliveries to outside endpoints (the webhook)
+/// that the local stack does not make. Encryption has no local meaning and is skipped.
+async fn queues(
+    aws: &aws_config::SdkConfig,
+    template: &Template,
+    stack: &mut Stack,
+) -> Result<(), Error> {
+    let sqs = aws_sdk_sqs::Client::new(aws);
+    let mut declared: Vec<(&str, &Value)> = template
+        .resources_of_type("AWS::SQS::Queue")
+        .filter(|(_, r)| r["Condition"].is_null())
+        .collect();
+    declared.sort_by_key(|(_, r)| !r["Properties"]["RedrivePolicy"].is_null());
+    for (logical_id, resource) in declared {
+        let p = &resource["Properties"];
+        let name = template.physical_name(logical_id, stack)?;
+        let mut create = sqs.create_queue().queue_name(&name);
+        for (attribute, key) in [
+            (QueueAttributeName::VisibilityTimeout, "VisibilityTimeout"),
+            (
+                QueueAttributeName::MessageRetentionPeriod,
+                "MessageRetentionPeriod",
+            ),
+        ] {
+            if let Some(v) = p[key].as_u64() {
+                create = create.attributes(attribute, v.to_string());
+            }
+        }
+        let redrive = &p["RedrivePolicy"];
+        if !redrive.is_null() {
+            let policy = serde_json::json!({
+                "deadLetterTargetArn": template.resolve(&redrive["deadLetterTargetArn"], stack)?,
+                "maxReceiveCount": redrive["maxReceiveCount"].as_u64().ok_or("maxReceiveCount")?,
+            });
+            create = create.attributes(QueueAttributeName::RedrivePolicy, policy.to_string());
+        }
+        let url = create
+            .send()
+            .await
+            .map_err(|e| aws_sdk_sqs::error::DisplayErrorContext(e).to_string())?
+            .queue_url
+            .ok_or("CreateQueue answered no URL")?;
+        let attributes = sqs
+            .get_queue_attributes()
+            .queue_url(&url)
+            .attribute_names(QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .map_err(|e| aws_sdk_sqs::error::DisplayErrorContext(e).to_string())?;
+        let arn = attributes
+            .attributes()
+            .and_then(|a| a.get(&QueueAttributeName::QueueArn))
+            .ok_or("no QueueArn")?
+            .clone();
+        stack.assigned.insert(logical_id.to_owned(), url);
+        stack.assigned.insert(format!("{logical_id}.Arn"), arn);
+        stack
+            .assigned
+            .insert(format!("{logical_id}.QueueName"), name);
     }
     Ok(())
 }

@@ -44,6 +44,9 @@ pub struct Function {
 pub struct Stack {
     pub name: String,
     pub parameters: BTreeMap<String, String>,
+    /// What the emulator assigned when provisioning: `Queue` (a `!Ref`: its URL) and
+    /// `Queue.Arn` (a `!GetAtt`).
+    pub assigned: BTreeMap<String, String>,
 }
 
 impl Template {
@@ -61,6 +64,11 @@ impl Template {
             .into_iter()
             .flatten()
             .filter_map(|(k, v)| Some((k.as_str()?, v)))
+    }
+
+    /// A resource's declaration (`Null` when there is none).
+    pub fn resource(&self, logical_id: &str) -> &Value {
+        &self.root["Resources"][logical_id]
     }
 
     pub fn resources_of_type<'a>(
@@ -149,7 +157,8 @@ impl Template {
         Ok(format!("{}-{logical_id}", stack.name))
     }
 
-    /// Resolves `!Ref` and `!Sub` (string form) against parameters and resources.
+    /// Resolves `!Ref`, `!GetAtt` (of what provisioning assigned) and `!Sub` (string form)
+    /// against parameters and resources.
     pub fn resolve(&self, value: &Value, stack: &Stack) -> Result<String, String> {
         if let Some(s) = scalar(value) {
             return Ok(s);
@@ -163,6 +172,11 @@ impl Template {
             .ok_or("intrinsic arguments must be strings here")?;
         match tagged.tag.to_string().as_str() {
             "!Ref" => self.reference(arg, stack),
+            "!GetAtt" => stack
+                .assigned
+                .get(arg)
+                .cloned()
+                .ok_or_else(|| format!("!GetAtt {arg}: not provisioned locally")),
             "!Sub" => {
                 let mut out = String::new();
                 let mut rest = arg;
@@ -189,7 +203,7 @@ impl Template {
             "AWS::Partition" => return Ok("aws".into()),
             _ => {}
         }
-        if let Some(v) = stack.parameters.get(name) {
+        if let Some(v) = stack.parameters.get(name).or(stack.assigned.get(name)) {
             return Ok(v.clone());
         }
         if !self.root["Resources"][name].is_null() {
@@ -218,6 +232,7 @@ mod tests {
         let stack = Stack {
             name: "unit".into(),
             parameters: t.parameters(&BTreeMap::from([("Stage".to_string(), "u1".to_string())])),
+            assigned: BTreeMap::from([("RefreshQueue".to_string(), "http://queue".to_string())]),
         };
         let keys: Vec<String> = t.routes().iter().map(Route::key).collect();
         assert!(keys.contains(&"GET /credentials/{id}".to_string()));
@@ -226,6 +241,7 @@ mod tests {
         assert_eq!(creds.environment["LATCHKEY_TABLE"], "unit-Table");
         assert_eq!(creds.environment["LATCHKEY_EVENT_BUS"], "latchkey-u1");
         assert_eq!(creds.environment["LATCHKEY_RECOVERY_WINDOW_DAYS"], "7");
+        assert_eq!(creds.environment["LATCHKEY_WORK_QUEUE_URL"], "http://queue");
     }
 }
 
@@ -241,6 +257,7 @@ mod consistency {
         Stack {
             name: "consistency".into(),
             parameters: t.parameters(&BTreeMap::new()),
+            assigned: BTreeMap::from([("RefreshQueue".to_string(), "http://queue".to_string())]),
         }
     }
 
@@ -281,24 +298,27 @@ mod consistency {
         for dir in std::fs::read_dir(&root).unwrap() {
             let dir = dir.unwrap().path();
             let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
-            let bin = manifest
+            let bins: Vec<String> = manifest
                 .split("[[bin]]")
-                .nth(1)
-                .and_then(|b| b.lines().find_map(|l| l.trim().strip_prefix("name = ")))
+                .skip(1)
+                .filter_map(|b| b.lines().find_map(|l| l.trim().strip_prefix("name = ")))
                 .map(|n| n.trim_matches('"').to_owned())
-                .unwrap_or_else(|| panic!("{} declares no binary", dir.display()));
-            let resource = functions
-                .iter()
-                .find(|f| f.binary == bin)
-                .unwrap_or_else(|| panic!("no resource builds `{bin}`"));
-            let code_uri = t.root["Resources"][resource.logical_id.as_str()]["Properties"]
-                ["CodeUri"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned();
+                .collect();
+            assert!(!bins.is_empty(), "{} declares no binary", dir.display());
             let dir_name = dir.file_name().unwrap().to_string_lossy().into_owned();
-            assert_eq!(code_uri, format!("../functions/{dir_name}"), "{bin}");
-            crates.insert(bin);
+            for bin in bins {
+                let resource = functions
+                    .iter()
+                    .find(|f| f.binary == bin)
+                    .unwrap_or_else(|| panic!("no resource builds `{bin}`"));
+                let code_uri = t.root["Resources"][resource.logical_id.as_str()]["Properties"]
+                    ["CodeUri"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned();
+                assert_eq!(code_uri, format!("../functions/{dir_name}"), "{bin}");
+                crates.insert(bin);
+            }
         }
         let declared: BTreeSet<String> = functions.iter().map(|f| f.binary.clone()).collect();
         assert_eq!(declared, crates, "resources without a crate");

@@ -1,98 +1,56 @@
-//! The refresh sweep: every period, refresh what is due before the next sweep, then run the
-//! scheduled health checks that are due, each with bounded concurrency. It reads only the
-//! sparse due indexes, never the table.
+//! Fresh at any scale: the scheduled sweep only finds what is due (reading every shard of the
+//! sparse due indexes in parallel, never the table) and hands it to a queue; workers consume
+//! the queue, as many at once as the template allows, each job one refresh or one health check
+//! under the credential's single-flight lease. SQS and Lambda's event source mapping carry the
+//! retries, the isolation per job and the dead letters; the sweep stays one cheap invocation
+//! however many credentials fall due.
 
-use futures::stream::{self, StreamExt};
 use lambda_runtime::LambdaEvent;
-use latchkey_shared::checker::{CheckOutcome, Checker};
-use latchkey_shared::config::Config;
+use latchkey_shared::config::{Config, ConfigError};
 use latchkey_shared::error::InternalError;
-use latchkey_shared::ports::{ConnectionTester, Ports, SecretStore, TestAllowance, TokenEndpoint};
-use latchkey_shared::refresh::{RefreshOutcome, Refresher, When};
-use latchkey_shared::status::Verdict;
+use latchkey_shared::ports::{Job, Ports, WorkQueue};
 use serde::Serialize;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Who the history says refreshed a credential when nobody asked.
-pub const SWEEP_ACTOR: &str = "service:refresh";
+mod worker;
 
+pub use worker::{CheckReport, WorkReport, Worker, SWEEP_ACTOR};
+
+/// What one sweep found and handed to the workers.
 #[derive(Debug, Default, Serialize, PartialEq, Eq)]
 pub struct SweepReport {
-    /// Items read from the due index.
+    /// Items read from the refresh due index.
     pub items_read: usize,
+    /// Refreshes enqueued: tokens that fall due before the next sweep.
     pub due: usize,
-    pub refreshed: usize,
-    pub skipped: usize,
-    pub failed: usize,
-    pub reauth_required: usize,
-    pub errors: usize,
-    /// The scheduled health checks of the same run.
-    pub checks: CheckReport,
-}
-
-/// What the health checks of one sweep did.
-#[derive(Debug, Default, Serialize, PartialEq, Eq)]
-pub struct CheckReport {
-    pub due: usize,
-    pub valid: usize,
-    pub invalid: usize,
-    pub inconclusive: usize,
-    /// Busy, no longer due, rate limited (retried next sweep) or changed meanwhile.
-    pub skipped: usize,
-    pub errors: usize,
+    /// Health checks enqueued: checks due now.
+    pub checks_due: usize,
 }
 
 pub struct Sweeper {
     ports: Ports,
-    secrets: Arc<dyn SecretStore>,
-    provider: Arc<dyn TokenEndpoint>,
-    tester: Arc<dyn ConnectionTester>,
-    /// Health checks: every this long (`None`: off), within the organisation's test allowance.
-    check_period: Option<Duration>,
-    allowance: TestAllowance,
-    margin: Option<Duration>,
+    queue: Arc<dyn WorkQueue>,
+    /// Health checks are looked for only when they are on.
+    checks: bool,
     period: Duration,
-    concurrency: usize,
 }
 
 impl Sweeper {
-    pub fn new(aws: &aws_config::SdkConfig, config: &Config) -> Self {
-        Self::with_concurrency(aws, config, config.refresh_concurrency)
-    }
-
-    pub fn with_concurrency(
-        aws: &aws_config::SdkConfig,
-        config: &Config,
-        concurrency: usize,
-    ) -> Self {
-        Self::with_ports(
+    pub fn new(aws: &aws_config::SdkConfig, config: &Config) -> Result<Self, ConfigError> {
+        Ok(Self::with_ports(
             latchkey_shared::aws::ports(aws, config),
-            latchkey_shared::aws::secrets(aws, config),
-            Arc::new(latchkey_shared::testers::Testers::from_config(config)),
+            latchkey_shared::aws::work_queue(aws, config)?,
             config,
-            concurrency,
-        )
+        ))
     }
 
-    /// `outbound` is both the provider's token endpoint and the connection testers.
-    pub fn with_ports<O: TokenEndpoint + ConnectionTester + 'static>(
-        ports: Ports,
-        secrets: Arc<dyn SecretStore>,
-        outbound: Arc<O>,
-        config: &Config,
-        concurrency: usize,
-    ) -> Self {
+    pub fn with_ports(ports: Ports, queue: Arc<dyn WorkQueue>, config: &Config) -> Self {
         Self {
             ports,
-            secrets,
-            provider: outbound.clone(),
-            tester: outbound,
-            check_period: config.health_check_period,
-            allowance: config.test_rate,
-            margin: config.refresh_margin,
+            queue,
+            checks: config.health_check_period.is_some(),
             period: config.refresh_period,
-            concurrency: concurrency.max(1),
         }
     }
 
@@ -104,109 +62,46 @@ impl Sweeper {
         latchkey_shared::schedule::answer(&event.payload, self.sweep()).await
     }
 
+    /// Enqueues the refreshes that fall due before the next sweep (so nothing waits a period),
+    /// then the health checks due now. A failure part-way leaves the rest due: the schedule's
+    /// retry or the next sweep enqueues them, and a job enqueued twice is done once.
     #[tracing::instrument(skip_all)]
     pub async fn sweep(&self) -> Result<SweepReport, InternalError> {
-        // Whatever falls due before the next sweep is refreshed now, so nothing waits a period.
         let now = self.ports.now();
-        let horizon = now + self.period;
-        let (due, items_read) = self
-            .ports
-            .store
-            .due_for_refresh(horizon.unix_timestamp())
-            .await?;
-        let refresher = Refresher {
-            ports: &self.ports,
-            secrets: &*self.secrets,
-            provider: &*self.provider,
-            margin: self.margin,
-        };
-        let outcomes: Vec<Result<RefreshOutcome, InternalError>> = stream::iter(&due)
-            .map(|id| refresher.refresh(id, When::DueBy(horizon), SWEEP_ACTOR))
-            .buffer_unordered(self.concurrency)
-            .collect()
-            .await;
-        let mut report = SweepReport {
+        let horizon = (now + self.period).unix_timestamp();
+        let (due, items_read) = self.ports.store.due_for_refresh(horizon).await?;
+        let refreshes: Vec<Job> = due
+            .into_iter()
+            .map(|id| Job::Refresh {
+                id,
+                due_by: horizon,
+            })
+            .collect();
+        self.queue.enqueue(&refreshes).await?;
+        let mut checks = Vec::new();
+        if self.checks {
+            let at = now.unix_timestamp();
+            let (due, _) = self.ports.store.due_for_check(at).await?;
+            checks = due
+                .into_iter()
+                .map(|id| Job::Check { id, due_by: at })
+                .collect();
+            self.queue.enqueue(&checks).await?;
+        }
+        let report = SweepReport {
             items_read,
-            due: due.len(),
-            ..SweepReport::default()
+            due: refreshes.len(),
+            checks_due: checks.len(),
         };
-        for outcome in outcomes {
-            match outcome {
-                Ok(RefreshOutcome::Refreshed { .. }) => report.refreshed += 1,
-                Ok(RefreshOutcome::Skipped { .. }) => report.skipped += 1,
-                Ok(RefreshOutcome::Failed { .. }) => report.failed += 1,
-                Ok(RefreshOutcome::ReauthRequired) => report.reauth_required += 1,
-                Err(e) => {
-                    tracing::error!(error = %e, "refresh failed unexpectedly");
-                    report.errors += 1;
-                }
-            }
-        }
-        // A failing check query leaves the refreshes reported: they happened.
-        match self.check(now).await {
-            Ok(checks) => report.checks = checks,
-            Err(e) => {
-                tracing::error!(error = %e, "health checks not run");
-                report.checks.errors += 1;
-            }
-        }
-        // Numeric fields: the template's metric filter counts `failed` from this line.
         tracing::info!(
             items_read = report.items_read,
             due = report.due,
-            refreshed = report.refreshed,
-            skipped = report.skipped,
-            failed = report.failed,
-            reauth_required = report.reauth_required,
-            errors = report.errors,
-            "refresh sweep done"
-        );
-        Ok(report)
-    }
-
-    /// Runs the health checks due by `now`.
-    pub async fn check(&self, now: time::OffsetDateTime) -> Result<CheckReport, InternalError> {
-        let Some(period) = self.check_period else {
-            return Ok(CheckReport::default());
-        };
-        let (due, _) = self.ports.store.due_for_check(now.unix_timestamp()).await?;
-        let checker = Checker {
-            ports: &self.ports,
-            secrets: &*self.secrets,
-            tester: &*self.tester,
-            allowance: self.allowance,
-            period,
-        };
-        let outcomes: Vec<Result<CheckOutcome, InternalError>> = stream::iter(&due)
-            .map(|id| checker.check(id, now))
-            .buffer_unordered(self.concurrency)
-            .collect()
-            .await;
-        let mut report = CheckReport {
-            due: due.len(),
-            ..CheckReport::default()
-        };
-        for outcome in outcomes {
-            match outcome {
-                Ok(CheckOutcome::Checked(Verdict::Valid)) => report.valid += 1,
-                Ok(CheckOutcome::Checked(Verdict::Invalid)) => report.invalid += 1,
-                Ok(CheckOutcome::Checked(Verdict::Inconclusive)) => report.inconclusive += 1,
-                Ok(_) => report.skipped += 1,
-                Err(e) => {
-                    tracing::error!(error = %e, "health check failed unexpectedly");
-                    report.errors += 1;
-                }
-            }
-        }
-        tracing::info!(
-            due = report.due,
-            valid = report.valid,
-            invalid = report.invalid,
-            inconclusive = report.inconclusive,
-            skipped = report.skipped,
-            errors = report.errors,
-            "health checks done"
+            checks_due = report.checks_due,
+            "refresh sweep done: work enqueued"
         );
         Ok(report)
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -274,6 +274,24 @@ pub trait EventSink: Send + Sync {
     async fn publish(&self, detail_type: &str, detail: Value);
 }
 
+/// One unit of scheduled work the sweep hands to the workers: a credential to refresh or to
+/// health-check if it is (still) due by `due_by` (unix seconds). Stale or repeated jobs are
+/// harmless: the worker re-reads the credential and the single-flight lease decides.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "job", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Job {
+    Refresh { id: CredentialId, due_by: i64 },
+    Check { id: CredentialId, due_by: i64 },
+}
+
+/// Where the sweep puts the work it found: a queue the workers consume.
+#[async_trait]
+pub trait WorkQueue: Send + Sync {
+    /// Enqueues every job or fails; a failure may leave some enqueued (the next sweep finds the
+    /// rest still due, and a job enqueued twice is done once).
+    async fn enqueue(&self, jobs: &[Job]) -> Result<(), InternalError>;
+}
+
 /// What time it is.
 pub trait Clock: Send + Sync {
     fn now(&self) -> OffsetDateTime;

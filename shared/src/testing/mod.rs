@@ -22,7 +22,8 @@ use crate::catalog::SecretFields;
 use crate::commit::{commit_with_secrets, Committed, Secrets, Write};
 use crate::config::Config;
 use crate::domain::{Caller, CredentialId};
-use crate::ports::{Clock, EventSink, Ports};
+use crate::error::InternalError;
+use crate::ports::{Clock, EventSink, Job, Ports, WorkQueue};
 use crate::record::{CredentialRecord, HistoryAction, HistoryEntry};
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -67,6 +68,24 @@ impl RecordedEvents {
 impl EventSink for RecordedEvents {
     async fn publish(&self, detail_type: &str, detail: Value) {
         lock(&self.0).push((detail_type.to_owned(), detail));
+    }
+}
+
+/// The jobs the sweep enqueued, until a test takes them.
+#[derive(Default)]
+pub struct RecordedJobs(Mutex<Vec<Job>>);
+
+impl RecordedJobs {
+    pub fn take(&self) -> Vec<Job> {
+        std::mem::take(&mut *lock(&self.0))
+    }
+}
+
+#[async_trait]
+impl WorkQueue for RecordedJobs {
+    async fn enqueue(&self, jobs: &[Job]) -> Result<(), InternalError> {
+        lock(&self.0).extend_from_slice(jobs);
+        Ok(())
     }
 }
 

@@ -74,6 +74,7 @@ async fn main() -> Result<(), latchkey_tests::Error> {
         println!("Accepting tokens of {issuer} (audience {audience}) beside development tokens");
     }
     let gateway = Arc::new(gateway);
+    let _refresh = stack.run_refresh()?;
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
 
     let token = jwt.token("alice", "acme", &["data"], 12 * 3600);
@@ -93,7 +94,12 @@ async fn main() -> Result<(), latchkey_tests::Error> {
     );
     println!("\nA development token for user alice in org acme, team data, valid 12 hours:\n\nexport TOKEN={token}\n");
     println!("Console: http://127.0.0.1:{port}/ (development sign-in: any user, org and teams)");
-    println!("API reference: http://127.0.0.1:{port}/docs (the document: /openapi.json)\n");
+    println!("API reference: http://127.0.0.1:{port}/docs (the document: /openapi.json)");
+    println!(
+        "Refresh: a sweep every {} s, workers on the queue {}\n",
+        stack.config("refresh")?.refresh_period.as_secs(),
+        stack.physical_name("RefreshQueue")?
+    );
     println!(
         "Try:\n  curl -s -H \"Authorization: Bearer $TOKEN\" http://127.0.0.1:{port}/connectors"
     );

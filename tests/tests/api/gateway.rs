@@ -271,12 +271,26 @@ async fn every_functions_fixtures_answer_as_expected() {
     let event =
         lambda_http::LambdaEvent::new(fixture(&root, "refresh", "scheduled"), context.clone());
     let sweeper =
-        latchkey_refresh::Sweeper::new(&app.stack.aws, &app.stack.config("refresh").unwrap());
+        latchkey_refresh::Sweeper::new(&app.stack.aws, &app.stack.config("refresh").unwrap())
+            .unwrap();
     let report = sweeper.on_schedule(event).await.unwrap();
     assert_eq!(
-        (report["due"].as_u64(), report["errors"].as_u64()),
+        (report["due"].as_u64(), report["checks_due"].as_u64()),
         (Some(0), Some(0)),
         "{report}"
+    );
+    // The worker's SQS batch, as Lambda delivers it: only the message that is not a job comes
+    // back as a failure (a check of a credential that does not exist is done: nothing to do).
+    let batch = serde_json::from_value(fixture(&root, "refresh", "worker-batch")).unwrap();
+    let worker =
+        latchkey_refresh::Worker::new(&app.stack.aws, &app.stack.config("refresh-worker").unwrap());
+    let answer = worker
+        .on_batch(lambda_http::LambdaEvent::new(batch, context.clone()))
+        .await
+        .unwrap();
+    assert_eq!(
+        serde_json::to_value(answer).unwrap(),
+        json!({"batchItemFailures": [{"itemIdentifier": "not-a-job"}]})
     );
     let event = lambda_http::LambdaEvent::new(fixture(&root, "janitor", "scheduled"), context);
     let janitor =
@@ -285,6 +299,7 @@ async fn every_functions_fixtures_answer_as_expected() {
     assert_eq!(report["removed"].as_u64(), Some(0), "{report}");
     expected.extend([
         "refresh/scheduled".to_owned(),
+        "refresh/worker-batch".to_owned(),
         "janitor/scheduled".to_owned(),
     ]);
     expected.extend([

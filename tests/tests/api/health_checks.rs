@@ -2,7 +2,9 @@
 //! found by the next check, without any flow or person asking; an opted-out credential and a
 //! token credential are never checked.
 
+use latchkey_shared::testing::ManualClock;
 use serde_json::json;
+use std::sync::Arc;
 
 use crate::helpers::TestApp;
 use crate::test_servers::{base_url, set_account_password};
@@ -32,14 +34,12 @@ async fn a_password_changed_on_the_server_is_found_by_the_next_check() {
     let opted_out = app.create("alice", &body("opted-out", false)).await;
     assert!(opted_out.get("next_check_at").is_none(), "{opted_out}");
 
-    let sweeper =
-        latchkey_refresh::Sweeper::new(&app.stack.aws, &app.stack.config("refresh").unwrap());
+    let run_at = |at: time::OffsetDateTime| app.stack.refresh_run_at(Arc::new(ManualClock::at(at)));
     // Nothing is due yet.
-    assert_eq!(sweeper.check(now).await.unwrap().due, 0);
+    assert_eq!(run_at(now).await.unwrap().0.checks_due, 0);
     // At its time of day, the check finds the credential valid and schedules the next one.
-    let at = next + time::Duration::seconds(1);
-    let report = sweeper.check(at).await.unwrap();
-    assert_eq!((report.due, report.valid), (1, 1), "{report:?}");
+    let (sweep, work) = run_at(next + time::Duration::seconds(1)).await.unwrap();
+    assert_eq!((sweep.checks_due, work.checks.valid), (1, 1), "{work:?}");
     let id = checked["id"].as_str().unwrap();
     let after = app.get("alice", &format!("/credentials/{id}")).await.body;
     assert_eq!(after["status"], "valid", "{after}");
@@ -57,11 +57,10 @@ async fn a_password_changed_on_the_server_is_found_by_the_next_check() {
 
     // The password changes on the server; nobody tells Latchkey. The next check finds it.
     set_account_password(&account, "rotated-by-someone-else");
-    let report = sweeper
-        .check(following + time::Duration::seconds(1))
+    let (sweep, work) = run_at(following + time::Duration::seconds(1))
         .await
         .unwrap();
-    assert_eq!((report.due, report.invalid), (1, 1), "{report:?}");
+    assert_eq!((sweep.checks_due, work.checks.invalid), (1, 1), "{work:?}");
     let after = app.get("alice", &format!("/credentials/{id}")).await.body;
     assert_eq!(
         (

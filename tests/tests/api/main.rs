@@ -14,6 +14,7 @@ mod console;
 mod crash;
 mod crud;
 mod docs;
+mod fan_out;
 mod flow_failures;
 mod gateway;
 mod health_checks;

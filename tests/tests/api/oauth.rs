@@ -155,12 +155,10 @@ async fn connect_refresh_across_lifetimes_and_reauthenticate() {
         .contains(&json!("refresh_token")));
 
     // Several token lifetimes with nothing but the scheduled sweep.
-    let sweeper =
-        latchkey_refresh::Sweeper::new(&app.stack.aws, &app.stack.config("refresh").unwrap());
     let mut seen = std::collections::BTreeSet::new();
     for _ in 0..3 {
         tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
-        let report = sweeper.sweep().await.unwrap();
+        let report = app.stack.refresh_run().await.unwrap().1;
         assert_eq!(report.refreshed, 1, "{report:?}");
         let stored = app.stored_secret(&id).await;
         assert!(
@@ -173,7 +171,7 @@ async fn connect_refresh_across_lifetimes_and_reauthenticate() {
     // The provider stops allowing refreshes: re-authentication is asked for, with a reason.
     with_client(&client, |c| c.refreshes_left = 0);
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
-    assert_eq!(sweeper.sweep().await.unwrap().reauth_required, 1);
+    assert_eq!(app.stack.refresh_run().await.unwrap().1.reauth_required, 1);
     let c = app.get("alice", &path).await.body;
     assert_eq!(
         (c["status"].as_str(), c["status_code"].as_str()),

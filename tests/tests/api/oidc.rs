@@ -82,9 +82,7 @@ async fn client_credentials_against_oidc_provider() {
                        "validation_url": format!("{ISSUER}/.well-known/openid-configuration")}}))
         .await;
     assert_eq!(created["test"]["result"], "valid", "{created}");
-    let sweeper =
-        latchkey_refresh::Sweeper::new(&app.stack.aws, &app.stack.config("refresh").unwrap());
-    assert_eq!(sweeper.sweep().await.unwrap().refreshed, 1);
+    assert_eq!(app.stack.refresh_run().await.unwrap().1.refreshed, 1);
     let id = created["id"].as_str().unwrap();
     assert!(
         app.stored_secret(id).await["access_token"]
@@ -125,12 +123,10 @@ async fn authorization_code_with_pkce_rotation_and_revocation() {
         .to_owned();
 
     // Two token lifetimes with only the sweep; the rotated refresh token is kept each time.
-    let sweeper =
-        latchkey_refresh::Sweeper::new(&app.stack.aws, &app.stack.config("refresh").unwrap());
     let mut refresh = first_refresh.clone();
     for _ in 0..2 {
         tokio::time::sleep(std::time::Duration::from_millis(4100)).await;
-        assert_eq!(sweeper.sweep().await.unwrap().refreshed, 1);
+        assert_eq!(app.stack.refresh_run().await.unwrap().1.refreshed, 1);
         let stored = app.stored_secret(&id).await;
         let rotated = stored["refresh_token"].as_str().unwrap().to_owned();
         assert_ne!(rotated, refresh, "rotated and persisted");
@@ -154,7 +150,7 @@ async fn authorization_code_with_pkce_rotation_and_revocation() {
         .unwrap();
     assert!(revoked.status().is_success());
     tokio::time::sleep(std::time::Duration::from_millis(4100)).await;
-    assert_eq!(sweeper.sweep().await.unwrap().reauth_required, 1);
+    assert_eq!(app.stack.refresh_run().await.unwrap().1.reauth_required, 1);
     let c = app.get("alice", &path).await.body;
     assert_eq!(
         (c["status"].as_str(), c["status_code"].as_str()),

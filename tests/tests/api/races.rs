@@ -67,12 +67,8 @@ async fn an_edit_during_a_slow_refresh_never_resurrects_the_old_secrets() {
 
     // Every later exchange, by every trigger, goes to the edited token URL with the edited
     // secrets only.
-    let sweep =
-        latchkey_refresh::Sweeper::new(&app.stack.aws, &app.stack.config("refresh").unwrap())
-            .sweep()
-            .await
-            .unwrap();
-    assert_eq!(sweep.due, 1, "{sweep:?}");
+    let (sweep, work) = app.stack.refresh_run().await.unwrap();
+    assert_eq!(sweep.due, 1, "{work:?}");
     let forced = app.refresh("alice", &id).await;
     assert_eq!(forced.status, 200, "{}", forced.text);
     let resolver =

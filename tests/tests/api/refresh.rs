@@ -3,7 +3,7 @@
 
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use futures::future::join_all;
-use latchkey_refresh::{SweepReport, Sweeper};
+use latchkey_refresh::{SweepReport, WorkReport};
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -24,8 +24,9 @@ async fn client_credentials(app: &TestApp, client: &str, token_url: &str) -> Str
         .to_owned()
 }
 
-fn sweeper(app: &TestApp) -> Sweeper {
-    Sweeper::new(&app.stack.aws, &app.stack.config("refresh").unwrap())
+/// A scheduled run: the sweep, then the workers until the queue is empty.
+async fn run(app: &TestApp) -> (SweepReport, WorkReport) {
+    app.stack.refresh_run().await.unwrap()
 }
 
 #[tokio::test]
@@ -36,12 +37,18 @@ async fn the_sweep_refreshes_what_is_due_and_reads_nothing_else() {
     let id = client_credentials(&app, &client, &token_url).await;
     app.create("alice", &json!({"name": "plain", "connector": "rest_api", "auth_type": "bearer", "fields": {"token": "t"}})).await;
 
-    let report = sweeper(&app).sweep().await.unwrap();
+    let (sweep, work) = run(&app).await;
     assert_eq!(
-        report,
+        sweep,
         SweepReport {
             items_read: 1,
             due: 1,
+            checks_due: 0
+        }
+    );
+    assert_eq!(
+        work,
+        WorkReport {
             refreshed: 1,
             ..Default::default()
         }
@@ -68,10 +75,9 @@ async fn the_sweep_refreshes_what_is_due_and_reads_nothing_else() {
         format!("{client}-at-1")
     );
 
-    let again = sweeper(&app).sweep().await.unwrap();
     assert_eq!(
-        again,
-        SweepReport::default(),
+        run(&app).await,
+        Default::default(),
         "nothing due before the next period"
     );
     assert_eq!(with_client(&client, |c| c.exchanges), 1);
@@ -132,29 +138,19 @@ async fn with_a_thousand_stored_and_ten_due_the_sweep_reads_ten() {
         .collect();
     let all: std::collections::BTreeSet<String> = (0..shards).map(|n| format!("DUE#{n}")).collect();
     assert_eq!(used, all);
-    for concurrency in [1, 16] {
-        let sweeper = Sweeper::with_concurrency(
-            &app.stack.aws,
-            &app.stack.config("refresh").unwrap(),
-            concurrency,
-        );
-        let report = sweeper.sweep().await.unwrap();
-        if concurrency == 1 {
-            assert_eq!(
-                report,
-                SweepReport {
-                    items_read: 10,
-                    due: 10,
-                    refreshed: 10,
-                    ..Default::default()
-                }
-            );
-            let exchanges = with_client(&client, |c| c.exchanges);
-            assert_eq!(exchanges, 10, "each due credential refreshed exactly once");
-        } else {
-            assert_eq!(report.items_read, 0, "all refreshed: nothing due any more");
-        }
-    }
+    let (sweep, work) = run(&app).await;
+    assert_eq!(
+        (sweep.items_read, sweep.due, work.refreshed),
+        (10, 10, 10),
+        "{sweep:?} {work:?}"
+    );
+    let exchanges = with_client(&client, |c| c.exchanges);
+    assert_eq!(exchanges, 10, "each due credential refreshed exactly once");
+    assert_eq!(
+        run(&app).await.0.items_read,
+        0,
+        "all refreshed: nothing due any more"
+    );
 }
 
 #[tokio::test]
@@ -243,7 +239,7 @@ async fn rotated_refresh_tokens_are_kept_and_a_refresh_limit_asks_for_reauthenti
         r.body["token"]["next_refresh_at"].is_null(),
         "no more attempts"
     );
-    assert_eq!(sweeper(&app).sweep().await.unwrap().items_read, 0);
+    assert_eq!(run(&app).await.0.items_read, 0);
     let operator = app
         .call(
             Method::PUT,
@@ -379,7 +375,7 @@ async fn token_url_credentials_get_and_keep_their_token() {
         .as_str()
         .unwrap()
         .to_owned();
-    let report = sweeper(&app).sweep().await.unwrap();
+    let (_, report) = run(&app).await;
     assert_eq!(report.refreshed, 1, "{report:?}");
     assert_eq!(
         app.stored_secret(&id).await["access_token"],

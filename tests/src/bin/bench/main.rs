@@ -164,18 +164,14 @@ async fn main() -> Result<(), Error> {
         bench
             .scheduled_later(options.stored.saturating_sub(created))
             .await?;
-        let default_concurrency = bench.stack.config("refresh")?.refresh_concurrency;
+        let most = bench.stack.refresh_queue()?.pollers();
         // A credential's first refresh does more (no token yet, a status change to announce):
-        // one sweep for that, then the steady state at concurrency 1 and the default.
-        for (label, concurrency) in [
-            ("first refresh", default_concurrency),
-            ("steady", 1),
-            ("steady", default_concurrency),
-        ] {
+        // one run for that, then the steady state with one worker and with the template's most.
+        for (label, workers) in [("first refresh", most), ("steady", 1), ("steady", most)] {
             bench.make_due(&due).await?;
-            sweeps.push(sweep(&bench, &options, label, concurrency).await?);
+            sweeps.push(fan_out(&bench, &options, label, workers).await?);
         }
-        report.push_str(&sweep_table(&options, &sweeps));
+        report.push_str(&fan_out_table(&options, &sweeps));
     }
     if !rows.is_empty() {
         report.push_str(&size_table(&options, &rows, &sweeps)?);
@@ -581,78 +577,190 @@ async fn calls_table(bench: &Bench, options: &Options, rest: &str) -> Result<Str
     Ok(s)
 }
 
-struct Sweep {
+/// One scheduled refresh run as AWS runs it: the sweep function finds and enqueues, then
+/// `workers` worker processes take batches from the queue through the local event source
+/// mapping until it is empty.
+struct FanOut {
     label: &'static str,
-    concurrency: usize,
-    report: Value,
-    took: Duration,
-    /// The function's own CPU time over the sweep.
-    cpu: Duration,
-    calls: Calls,
+    workers: usize,
+    /// The sweep's answer (`items_read`, `due`, `checks_due`).
+    sweep_report: Value,
+    sweep_took: Duration,
+    sweep_cpu: Duration,
+    sweep_calls: Calls,
+    /// What the workers logged, summed over their batches.
+    work: WorkCounts,
+    work_took: Duration,
+    work_cpu: Duration,
+    work_calls: Calls,
     peak_rss: u64,
+    worker_rss: u64,
 }
 
-async fn sweep(
+#[derive(Default, Debug)]
+struct WorkCounts {
+    batches: u64,
+    refreshed: u64,
+    others: u64,
+}
+
+/// The workers' "refresh batch done" lines after `offset` in their log.
+fn work_counts(log: &std::path::Path, offset: u64) -> Result<WorkCounts, Error> {
+    let text = std::fs::read(log)?;
+    let mut counts = WorkCounts::default();
+    for line in String::from_utf8_lossy(&text[offset as usize..]).lines() {
+        let Ok(v) = serde_json::from_str::<Value>(line) else {
+            continue;
+        };
+        let f = &v["fields"];
+        if f["message"] != "refresh batch done" {
+            continue;
+        }
+        let n = |k: &str| f[k].as_u64().unwrap_or(0);
+        counts.batches += 1;
+        counts.refreshed += n("refreshed");
+        counts.others += ["skipped", "failed", "reauth_required", "errors"]
+            .iter()
+            .map(|k| n(k))
+            .sum::<u64>();
+    }
+    Ok(counts)
+}
+
+async fn fan_out(
     bench: &Bench,
     options: &Options,
     label: &'static str,
-    concurrency: usize,
-) -> Result<Sweep, Error> {
-    let mut f = spawn(
-        options,
-        bench,
-        "refresh",
-        Runtime::Rust,
-        &[("LATCHKEY_REFRESH_CONCURRENCY", concurrency.to_string())],
-    )
-    .await?;
-    f.ready().await?;
+    workers: usize,
+) -> Result<FanOut, Error> {
+    // The sweep, one invocation of the scheduled function.
+    let mut sweep = spawn(options, bench, "refresh", Runtime::Rust, &[]).await?;
+    sweep.ready().await?;
     bench.proxy.take();
-    let cpu_at_ready = f.cpu_time()?;
+    let cpu_at_ready = sweep.cpu_time()?;
     let started = Instant::now();
-    let report = f.invoke(scheduled_event()).await?;
-    let took = started.elapsed();
-    let calls = bench.proxy.take();
-    let cpu = f.cpu_time()?.saturating_sub(cpu_at_ready);
-    let peak_rss = f.peak_rss()?;
-    f.stop().await;
-    Ok(Sweep {
+    let sweep_report = sweep.invoke(scheduled_event()).await?;
+    let sweep_took = started.elapsed();
+    let sweep_calls = bench.proxy.take();
+    let sweep_cpu = sweep.cpu_time()?.saturating_sub(cpu_at_ready);
+    let peak_rss = sweep.peak_rss()?;
+    sweep.stop().await;
+
+    // The workers, warm (started and ready) before the first batch, as Lambda keeps them.
+    let log = options.out_dir.join("logs/refresh-worker-rust.log");
+    let mut pool = Vec::with_capacity(workers);
+    for _ in 0..workers {
+        let mut f = spawn(options, bench, "refresh-worker", Runtime::Rust, &[]).await?;
+        f.ready().await?;
+        pool.push(f);
+    }
+    let offset = std::fs::metadata(&log).map(|m| m.len()).unwrap_or(0);
+    let cpu_before: Vec<Duration> = pool
+        .iter()
+        .map(|f| f.cpu_time())
+        .collect::<Result<_, _>>()?;
+    let pool = tokio::sync::Mutex::new(pool);
+    let invoke = |event: aws_lambda_events::event::sqs::SqsEvent| {
+        let pool = &pool;
+        async move {
+            let mut f = pool.lock().await.pop().ok_or("no idle worker")?;
+            let answer = f.invoke(serde_json::to_value(&event)?).await;
+            pool.lock().await.push(f);
+            Ok(serde_json::from_value(answer?)?)
+        }
+    };
+    bench.proxy.take();
+    let started = Instant::now();
+    bench
+        .stack
+        .refresh_queue()?
+        .with_pollers(workers)
+        .drain(&invoke)
+        .await?;
+    let work_took = started.elapsed();
+    let work_calls = bench.proxy.take();
+    let pool = pool.into_inner();
+    let work_cpu = pool
+        .iter()
+        .map(|f| f.cpu_time())
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .sum::<Duration>()
+        .saturating_sub(cpu_before.into_iter().sum());
+    let worker_rss = pool
+        .iter()
+        .map(|f| f.peak_rss())
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .max()
+        .unwrap_or(0);
+    for f in pool {
+        f.stop().await;
+    }
+    // Give the workers' last log lines a moment to reach the file.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    Ok(FanOut {
         label,
-        concurrency,
-        took,
-        cpu,
-        report,
-        calls,
+        workers,
+        sweep_report,
+        sweep_took,
+        sweep_cpu,
+        sweep_calls,
+        work: work_counts(&log, offset)?,
+        work_took,
+        work_cpu,
+        work_calls,
         peak_rss,
+        worker_rss,
     })
 }
 
-fn sweep_table(options: &Options, sweeps: &[Sweep]) -> String {
+fn fan_out_table(options: &Options, runs: &[FanOut]) -> String {
+    let per_second = |n: u64, d: Duration| n as f64 / d.as_secs_f64().max(f64::EPSILON);
     let mut s = format!(
-        "## Refresh sweep ({} stored, {} due; OAuth 2.0 client credentials at the local oidc-provider)\n\n\
-         | sweep | concurrency | items read | refreshed | not refreshed | wall time (s) | refreshes/s | emulator busy | function CPU per refresh (ms) | AWS calls per refresh | peak RSS (MiB) |\n\
-         |---|---|---|---|---|---|---|---|---|---|---|\n",
+        "## Refresh fan-out ({} stored, {} due; OAuth 2.0 client credentials at the local oidc-provider)\n\n\
+         ### The sweep: find and enqueue (one invocation)\n\n\
+         | run | items read | enqueued | wall time (s) | function CPU (ms) | AWS calls | peak RSS (MiB) |\n\
+         |---|---|---|---|---|---|---|\n",
         options.stored, options.due
     );
-    for w in sweeps {
-        let refreshed = w.report["refreshed"].as_u64().unwrap_or(0);
+    for r in runs {
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {refreshed} | {} | {:.2} | {:.0} | {:.0} % | {:.2} | {:.1} ({}) | {:.1} |",
-            w.label,
-            w.concurrency,
-            w.report["items_read"],
-            ["failed", "errors", "skipped", "reauth_required"]
-                .iter()
-                .map(|k| w.report[k].as_u64().unwrap_or(0))
-                .sum::<u64>(),
-            w.took.as_secs_f64(),
-            refreshed as f64 / w.took.as_secs_f64().max(f64::EPSILON),
-            100.0 * w.calls.busy.as_secs_f64() / w.took.as_secs_f64().max(f64::EPSILON),
-            w.cpu.as_secs_f64() * 1000.0 / refreshed.max(1) as f64,
-            w.calls.total() as f64 / refreshed.max(1) as f64,
-            w.calls.detail_timed(),
-            mib(w.peak_rss),
+            "| {} | {} | {} | {:.2} | {:.0} | {} ({}) | {:.1} |",
+            r.label,
+            r.sweep_report["items_read"],
+            r.sweep_report["due"].as_u64().unwrap_or(0)
+                + r.sweep_report["checks_due"].as_u64().unwrap_or(0),
+            r.sweep_took.as_secs_f64(),
+            r.sweep_cpu.as_secs_f64() * 1000.0,
+            r.sweep_calls.total(),
+            r.sweep_calls.detail_timed(),
+            mib(r.peak_rss),
+        );
+    }
+    s.push_str(
+        "\n### The workers: refresh from the queue\n\n\
+         | run | workers | batches | refreshed | not refreshed | wall time (s) | refreshes/s | sweep + workers, refreshes/s | emulator busy | worker CPU per refresh (ms) | AWS calls per refresh | peak RSS per worker (MiB) |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|---|\n",
+    );
+    for r in runs {
+        let refreshed = r.work.refreshed;
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {refreshed} | {} | {:.2} | {:.0} | {:.0} | {:.0} % | {:.2} | {:.1} ({}) | {:.1} |",
+            r.label,
+            r.workers,
+            r.work.batches,
+            r.work.others,
+            r.work_took.as_secs_f64(),
+            per_second(refreshed, r.work_took),
+            per_second(refreshed, r.work_took + r.sweep_took),
+            100.0 * r.work_calls.busy.as_secs_f64() / r.work_took.as_secs_f64().max(f64::EPSILON),
+            r.work_cpu.as_secs_f64() * 1000.0 / refreshed.max(1) as f64,
+            r.work_calls.total() as f64 / refreshed.max(1) as f64,
+            r.work_calls.detail_timed(),
+            mib(r.worker_rss),
         );
     }
     s.push('\n');
@@ -662,7 +770,7 @@ fn sweep_table(options: &Options, sweeps: &[Sweep]) -> String {
 fn size_table(
     options: &Options,
     rows: &[(Case, Vec<Sample>, Vec<Sample>)],
-    sweeps: &[Sweep],
+    sweeps: &[FanOut],
 ) -> Result<String, Error> {
     const ZIP_LIMIT: u64 = 5_000_000; // the stricter reading of "5 MB"
     const RSS_LIMIT: u64 = 64_000_000;
@@ -696,9 +804,28 @@ fn size_table(
             if met { "yes" } else { "**no**" }
         );
     }
+    if let Some(rss) = sweeps.iter().map(|w| w.worker_rss).max() {
+        // The worker has no cold-start case of its own: its figures come from the fan-out runs.
+        let zip = std::fs::metadata(options.zip_dir.join("refresh-worker/bootstrap.zip"))
+            .map(|m| m.len())
+            .ok();
+        let binary = std::fs::metadata(options.bin_dir.join("refresh-worker"))?.len();
+        let met = zip.is_some_and(|z| z <= ZIP_LIMIT) && rss <= RSS_LIMIT;
+        let _ = writeln!(
+            s,
+            "| refresh-worker | {} | {:.2} | {:.1} | - | {} |",
+            zip.map_or("not built (make build)".into(), |z| format!(
+                "{:.2}",
+                mib(z)
+            )),
+            mib(binary),
+            mib(rss),
+            if met { "yes" } else { "**no**" }
+        );
+    }
     s.push_str(
         "\nPeak RSS: the most any process reached over its cold start and warm invocations \
-         (refresh: also the three sweeps).\n",
+         (refresh: also the three sweeps; refresh-worker: over the three fan-out runs).\n",
     );
     Ok(s)
 }
