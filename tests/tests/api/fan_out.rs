@@ -1,12 +1,13 @@
 //! The refresh fan-out end to end: the sweep enqueues into the emulator's queue, workers take
 //! it through the local event source mapping, and the single-flight lease keeps every
-//! credential to one exchange however the jobs are delivered.
+//! credential to one exchange however the jobs are delivered. SQS delivers at least once, so
+//! the counts that matter are exchanges at the provider, not deliveries.
 
 use futures::stream::{self, StreamExt};
 use latchkey_refresh::{Sweeper, WorkReport, Worker};
 use serde_json::json;
 use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use crate::helpers::TestApp;
@@ -54,11 +55,9 @@ async fn a_thousand_due_across_every_shard_are_each_refreshed_exactly_once() {
 
     assert_eq!((sweep.items_read, sweep.due), (1000, 1000), "{sweep:?}");
     assert_eq!(
-        work,
-        WorkReport {
-            refreshed: 1000,
-            ..Default::default()
-        }
+        (work.refreshed, work.failed, work.errors),
+        (1000, 0, 0),
+        "{work:?}"
     );
     assert_eq!(with_client(&client, |c| c.exchanges), 1000);
     // 1,000 exchanges for 1,000 credentials, and none of them due any more: one each.
@@ -73,14 +72,18 @@ async fn a_worker_that_crashes_mid_batch_has_the_batch_redelivered_and_each_refr
     assert_eq!(sweeper(&app).sweep().await.unwrap().due, 10);
 
     let worker = worker(&app);
-    let crashed = AtomicBool::new(false);
+    // How many jobs the crashed invocation finished (0: no crash yet).
+    let crashed = AtomicUsize::new(0);
     let done = Mutex::new(WorkReport::default());
     let invoke = |mut event: aws_lambda_events::event::sqs::SqsEvent| {
         let (worker, crashed, done) = (&worker, &crashed, &done);
         async move {
-            if !crashed.swap(true, Ordering::SeqCst) {
+            let half = event.records.len().div_ceil(2);
+            if crashed
+                .compare_exchange(0, half, Ordering::SeqCst, Ordering::SeqCst)
+                .is_ok()
+            {
                 // The first invocation does half its batch, then the process dies.
-                let half = event.records.len() / 2;
                 event.records.truncate(half);
                 let (report, _) = worker.work(event).await;
                 *done.lock().unwrap() += report;
@@ -99,11 +102,11 @@ async fn a_worker_that_crashes_mid_batch_has_the_batch_redelivered_and_each_refr
         .unwrap();
 
     let done = done.into_inner().unwrap();
-    assert!(crashed.load(Ordering::SeqCst));
+    let finished_before_crash = crashed.load(Ordering::SeqCst);
+    assert!(finished_before_crash > 0);
     assert_eq!(done.refreshed, 10, "{done:?}");
-    assert_eq!(
-        done.skipped + done.refreshed,
-        15,
+    assert!(
+        done.skipped >= finished_before_crash,
         "the jobs done before the crash came back and were found done: {done:?}"
     );
     assert_eq!(with_client(&client, |c| c.exchanges), 10);

@@ -5,7 +5,8 @@
 //!
 //! Options: --sections (default cold,calls,sweep; size and memory come with cold), --runs N
 //! (cold starts per function and language, default 10), --warm N (warm invocations after each
-//! cold one, default 20), --stored N and --due N (refresh sweep, default
+//! cold one, default 20), --stored N and --due N (refresh fan-out: the sweep function, then
+//! refresh-worker processes fed by the local SQS event source; default
 //! 10000 and 1000), --bin-dir (release binaries, default target/release), --zip-dir (arm64
 //! zips from `make build`, default target/lambda), --python (default .venv-bench/bin/python).
 
