@@ -1,9 +1,5 @@
 """moto's server, answering one request at a time, with transactions that roll back by item.
 
-One kind of request waits outside that line: an SQS ReceiveMessage, so that a poller may long-poll
-(wait up to 20 s for a message) as Lambda's event source mapping does without holding every other
-caller. Only its waiting is outside: each look at the queue takes its turn in the line.
-
 moto rolls a failed DynamoDB transaction back by restoring a snapshot of the whole table taken
 when the transaction began, so with its default threaded server two concurrent transactions can
 undo each other's committed writes. DynamoDB's transactions are serializable; serving requests
@@ -38,7 +34,6 @@ import importlib.metadata
 import os
 import signal
 import sys
-import threading
 
 # The moto release whose internals the patches below were read against (tests/stack/requirements.txt).
 WRITTEN_AGAINST = "5.2.5"
@@ -147,30 +142,6 @@ def _queue_counts() -> None:
     Queue.approximate_number_of_messages_delayed = count(lambda m, now: now < m.delayed_until)
 
 
-# The line every request stands in (see _OneAtATime).
-_LINE = threading.Lock()
-
-
-def _long_polls_wait_outside_the_line() -> None:
-    """A receive looks at the queue in the line, and waits for messages outside it."""
-    import time
-    from moto.sqs.models import SQSBackend
-
-    receive = SQSBackend.receive_message
-
-    @functools.wraps(receive)
-    def in_line(self, queue_name, count, wait_seconds_timeout, *args):
-        deadline = time.monotonic() + int(wait_seconds_timeout or 0)
-        while True:
-            with _LINE:
-                messages = receive(self, queue_name, count, 0, *args)
-            if messages or time.monotonic() >= deadline:
-                return messages
-            time.sleep(0.05)
-
-    SQSBackend.receive_message = in_line
-
-
 def patch() -> None:
     models.copy = _TablesByReference()
     modules = frozenset(backends.list_of_moto_modules())  # the installed package: fixed
@@ -184,7 +155,6 @@ def patch() -> None:
         setattr(SecretsStore, lookup, _by_name_first(getattr(SecretsStore, lookup), found))
     DynamoDBBackend.transact_write_items = _item_rollback(DynamoDBBackend.transact_write_items)
     _queue_counts()
-    _long_polls_wait_outside_the_line()
 
 
 def self_test() -> None:
@@ -265,23 +235,8 @@ def main() -> None:
     os.environ.setdefault("MOTO_PORT", str(port))
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     patch()
-    app = _OneAtATime(DomainDispatcherApplication(create_backend_app))
-    run_simple(host, port, app, threaded=True, request_handler=MotoRequestHandler)
-
-
-class _OneAtATime:
-    """Serves requests one at a time (the whole answer produced in the line), except SQS
-    receives, which may wait for messages that another request is about to send: they stand in
-    the line only to look at the queue."""
-
-    def __init__(self, app):
-        self.app = app
-
-    def __call__(self, environ, start_response):
-        if environ.get("HTTP_X_AMZ_TARGET") == "AmazonSQS.ReceiveMessage":
-            return self.app(environ, start_response)
-        with _LINE:
-            return list(self.app(environ, start_response))
+    app = DomainDispatcherApplication(create_backend_app)
+    run_simple(host, port, app, threaded=False, request_handler=MotoRequestHandler)
 
 
 
