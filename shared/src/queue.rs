@@ -35,7 +35,14 @@ impl Queue {
             .enumerate()
             .map(|(i, job)| Ok((i.to_string(), serde_json::to_string(job)?)))
             .collect::<Result<_, InternalError>>()?;
-        for _ in 0..ATTEMPTS {
+        for attempt in 0..ATTEMPTS {
+            if attempt > 0 {
+                // Refused entries were throttled or hit an internal error: back off, jittered
+                // so that the batches in flight do not come back together.
+                let jitter = u64::from(ulid::Ulid::new().random() as u8) % 50;
+                let wait = (50 << attempt) + jitter;
+                tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
+            }
             let entries = left
                 .iter()
                 .map(|(id, body)| {

@@ -36,6 +36,9 @@ pub struct QueueSource {
     batch_size: i32,
     /// Pollers at once: the template's `ScalingConfig.MaximumConcurrency`.
     concurrency: usize,
+    /// `FunctionResponseTypes: [ReportBatchItemFailures]`: the answer names what failed.
+    /// Without it a successful invocation is the whole batch done, whatever it answers.
+    partial: bool,
 }
 
 /// What one receive-invoke-delete round did.
@@ -56,24 +59,26 @@ fn sqs_error<E: std::error::Error + Send + Sync + 'static, R: std::fmt::Debug>(
 }
 
 impl QueueSource {
-    /// The SQS event source the template declares for `function` (a logical id).
+    /// The event source mapping (`AWS::Lambda::EventSourceMapping`) the template declares for
+    /// `function` (a logical id), from an SQS queue.
     pub fn of(stack: &LocalStack, function: &str) -> Result<Self, Error> {
-        let events = &stack.template.resource(function)["Properties"]["Events"];
-        let source = events
-            .as_mapping()
-            .into_iter()
-            .flatten()
-            .map(|(_, e)| e)
-            .find(|e| e["Type"].as_str() == Some("SQS"))
-            .ok_or_else(|| format!("{function} has no SQS event source"))?;
-        let p = &source["Properties"];
-        // `Queue: !GetAtt <Queue>.Arn`: the queue's URL is what `!Ref <Queue>` gives.
-        let arn = stack.template.resolve(&p["Queue"], &stack.stack)?;
-        let queue = match &p["Queue"] {
+        let refers_to_function = |v: &serde_yaml::Value| match v {
+            serde_yaml::Value::Tagged(t) => t.value.as_str() == Some(function),
+            _ => false,
+        };
+        let (_, mapping) = stack
+            .template
+            .resources_of_type("AWS::Lambda::EventSourceMapping")
+            .find(|(_, r)| refers_to_function(&r["Properties"]["FunctionName"]))
+            .ok_or_else(|| format!("{function} has no event source mapping"))?;
+        let p = &mapping["Properties"];
+        // `EventSourceArn: !GetAtt <Queue>.Arn`: the queue's URL is what `!Ref <Queue>` gives.
+        let arn = stack.template.resolve(&p["EventSourceArn"], &stack.stack)?;
+        let queue = match &p["EventSourceArn"] {
             serde_yaml::Value::Tagged(t) => t.value.as_str().and_then(|v| v.split('.').next()),
             _ => None,
         }
-        .ok_or_else(|| format!("{function}: Queue is not a !GetAtt of a queue"))?;
+        .ok_or_else(|| format!("{function}: EventSourceArn is not a !GetAtt of a queue"))?;
         let url = stack
             .stack
             .assigned
@@ -84,12 +89,18 @@ impl QueueSource {
             serde_yaml::Value::Null => 1,
             v => stack.template.resolve(v, &stack.stack)?.parse()?,
         };
+        let partial = p["FunctionResponseTypes"]
+            .as_sequence()
+            .into_iter()
+            .flatten()
+            .any(|t| t.as_str() == Some("ReportBatchItemFailures"));
         Ok(Self {
             sqs: aws_sdk_sqs::Client::new(&stack.aws),
             url,
             arn,
             batch_size: p["BatchSize"].as_i64().unwrap_or(10) as i32,
             concurrency,
+            partial,
         })
     }
 
@@ -129,18 +140,31 @@ impl QueueSource {
         }
         let mut event = SqsEvent::default();
         event.records = messages.iter().map(|m| self.record(m)).collect();
+        let every_message = || -> Vec<String> {
+            messages
+                .iter()
+                .filter_map(|m| m.message_id.clone())
+                .collect()
+        };
         let failed: Vec<String> = match invoke(event).await {
-            Ok(response) => response
-                .batch_item_failures
-                .into_iter()
-                .map(|f| f.item_identifier)
-                .collect(),
+            Ok(_) if !self.partial => Vec::new(),
+            Ok(response) => {
+                let named: Vec<String> = response
+                    .batch_item_failures
+                    .into_iter()
+                    .map(|f| f.item_identifier)
+                    .collect();
+                // As Lambda does: a failure that names no message of the batch fails it all.
+                if named.iter().all(|id| every_message().contains(id)) {
+                    named
+                } else {
+                    tracing::warn!(?named, "unknown failure ids: the whole batch comes back");
+                    every_message()
+                }
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "invocation failed: the whole batch comes back");
-                messages
-                    .iter()
-                    .filter_map(|m| m.message_id.clone())
-                    .collect()
+                every_message()
             }
         };
         let (back, done): (Vec<&Message>, Vec<&Message>) = messages

@@ -22,6 +22,18 @@ async fn client_credentials(world: &World) -> CredentialRecord {
         .await
 }
 
+/// A world with one client-credentials credential, the provider ready, and its refresh job.
+async fn due_refresh() -> (World, Job) {
+    let world = World::default();
+    let record = client_credentials(&world).await;
+    world.provider.issue("a1", None, 3600);
+    let job = Job::Refresh {
+        id: record.id,
+        due_by: world.now().unix_timestamp() + 300,
+    };
+    (world, job)
+}
+
 fn sweeper(world: &World, queue: &Arc<RecordedJobs>) -> Sweeper {
     Sweeper::with_ports(world.ports(), queue.clone(), &config(&[]))
 }
@@ -118,14 +130,8 @@ async fn a_job_delivered_twice_refreshes_once() {
 }
 
 #[tokio::test]
-async fn only_messages_that_are_not_jobs_come_back_as_failures() {
-    let world = World::default();
-    let record = client_credentials(&world).await;
-    world.provider.issue("a1", None, 3600);
-    let good = Job::Refresh {
-        id: record.id.clone(),
-        due_by: world.now().unix_timestamp() + 300,
-    };
+async fn messages_that_are_not_jobs_come_back_as_failures_and_done_jobs_do_not() {
+    let (world, good) = due_refresh().await;
     let gone = Job::Check {
         id: CredentialId::generate(),
         due_by: world.now().unix_timestamp(),
@@ -133,7 +139,7 @@ async fn only_messages_that_are_not_jobs_come_back_as_failures() {
     let poison = [
         "not json".to_owned(),
         json!({"job": "refresh", "id": "cred_not-an-id", "due_by": 1}).to_string(),
-        json!({"job": "delete", "id": record.id}).to_string(),
+        json!({"job": "delete", "id": CredentialId::generate()}).to_string(),
     ];
     let mut messages = bodies(&[good, gone]);
     messages.extend(poison);
@@ -153,6 +159,22 @@ async fn only_messages_that_are_not_jobs_come_back_as_failures() {
         "a check of a credential that is gone"
     );
     assert_eq!(report.errors, 3);
+}
+
+#[tokio::test]
+async fn a_job_the_service_could_not_finish_comes_back_for_redelivery() {
+    let (world, job) = due_refresh().await;
+    world.store.fail_next_writes(1);
+
+    let (report, response) = worker(&world).work(batch(&bodies(&[job]))).await;
+
+    assert_eq!(report.errors, 1, "{report:?}");
+    let failed: Vec<&str> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.as_str())
+        .collect();
+    assert_eq!(failed, ["m0"]);
 }
 
 #[test]
