@@ -114,18 +114,13 @@ impl Config {
                 })
                 .transpose()
         };
-        let refresh_concurrency =
-            match get("LATCHKEY_REFRESH_CONCURRENCY").filter(|v| !v.is_empty()) {
-                None => 16,
-                Some(v) => v
-                    .parse::<usize>()
-                    .ok()
-                    .filter(|n| (1..=256).contains(n))
-                    .ok_or(ConfigError::Invalid(
-                        "LATCHKEY_REFRESH_CONCURRENCY",
-                        "a number from 1 to 256",
-                    ))?,
-            };
+        let refresh_concurrency = number_in(
+            get("LATCHKEY_REFRESH_CONCURRENCY"),
+            "LATCHKEY_REFRESH_CONCURRENCY",
+            1..=256,
+            16,
+            "a number from 1 to 256",
+        )?;
         let per_minute = |name: &'static str, default: u32| -> Result<u32, ConfigError> {
             match get(name).filter(|v| !v.is_empty()) {
                 None => Ok(default),
@@ -152,17 +147,13 @@ impl Config {
                 }
             },
         };
-        let due_shards = match get("LATCHKEY_DUE_SHARDS").filter(|v| !v.is_empty()) {
-            None => 4,
-            Some(v) => v
-                .parse::<u16>()
-                .ok()
-                .filter(|n| (1..=64).contains(n))
-                .ok_or(ConfigError::Invalid(
-                    "LATCHKEY_DUE_SHARDS",
-                    "a number from 1 to 64",
-                ))?,
-        };
+        let due_shards = number_in(
+            get("LATCHKEY_DUE_SHARDS"),
+            "LATCHKEY_DUE_SHARDS",
+            1..=64,
+            4,
+            "a number from 1 to 64",
+        )?;
         Ok(Self {
             work_queue_url: get("LATCHKEY_WORK_QUEUE_URL").filter(|v| !v.is_empty()),
             due_shards,
@@ -188,5 +179,23 @@ impl Config {
             event_bus: required("LATCHKEY_EVENT_BUS")?,
             recovery_window_days,
         })
+    }
+}
+
+/// A number in `range` from a variable's `value`; `default` when it is unset or empty.
+fn number_in<T: std::str::FromStr + PartialOrd>(
+    value: Option<String>,
+    name: &'static str,
+    range: std::ops::RangeInclusive<T>,
+    default: T,
+    what: &'static str,
+) -> Result<T, ConfigError> {
+    match value.filter(|v| !v.is_empty()) {
+        None => Ok(default),
+        Some(v) => v
+            .parse::<T>()
+            .ok()
+            .filter(|n| range.contains(n))
+            .ok_or(ConfigError::Invalid(name, what)),
     }
 }

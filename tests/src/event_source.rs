@@ -140,12 +140,10 @@ impl QueueSource {
         }
         let mut event = SqsEvent::default();
         event.records = messages.iter().map(|m| self.record(m)).collect();
-        let every_message = || -> Vec<String> {
-            messages
-                .iter()
-                .filter_map(|m| m.message_id.clone())
-                .collect()
-        };
+        let every_message: Vec<String> = messages
+            .iter()
+            .filter_map(|m| m.message_id.clone())
+            .collect();
         let failed: Vec<String> = match invoke(event).await {
             Ok(_) if !self.partial => Vec::new(),
             Ok(response) => {
@@ -155,16 +153,16 @@ impl QueueSource {
                     .map(|f| f.item_identifier)
                     .collect();
                 // As Lambda does: a failure that names no message of the batch fails it all.
-                if named.iter().all(|id| every_message().contains(id)) {
+                if named.iter().all(|id| every_message.contains(id)) {
                     named
                 } else {
                     tracing::warn!(?named, "unknown failure ids: the whole batch comes back");
-                    every_message()
+                    every_message
                 }
             }
             Err(e) => {
                 tracing::warn!(error = %e, "invocation failed: the whole batch comes back");
-                every_message()
+                every_message
             }
         };
         let (back, done): (Vec<&Message>, Vec<&Message>) = messages
@@ -270,14 +268,12 @@ impl QueueSource {
     }
 
     async fn delete(&self, messages: &[&Message]) -> Result<(), Error> {
-        for chunk in messages.chunks(10).filter(|c| !c.is_empty()) {
-            let entries = chunk
-                .iter()
-                .enumerate()
-                .map(|(i, m)| {
+        for chunk in messages.chunks(10) {
+            let entries = receipts(chunk)
+                .map(|(id, handle)| {
                     DeleteMessageBatchRequestEntry::builder()
-                        .id(i.to_string())
-                        .receipt_handle(m.receipt_handle.clone().unwrap_or_default())
+                        .id(id)
+                        .receipt_handle(handle)
                         .build()
                 })
                 .collect::<Result<Vec<_>, _>>()?;
@@ -293,14 +289,12 @@ impl QueueSource {
     }
 
     async fn retry_soon(&self, messages: &[&Message]) -> Result<(), Error> {
-        for chunk in messages.chunks(10).filter(|c| !c.is_empty()) {
-            let entries = chunk
-                .iter()
-                .enumerate()
-                .map(|(i, m)| {
+        for chunk in messages.chunks(10) {
+            let entries = receipts(chunk)
+                .map(|(id, handle)| {
                     ChangeMessageVisibilityBatchRequestEntry::builder()
-                        .id(i.to_string())
-                        .receipt_handle(m.receipt_handle.clone().unwrap_or_default())
+                        .id(id)
+                        .receipt_handle(handle)
                         .visibility_timeout(RETRY_AFTER.as_secs() as i32)
                         .build()
                 })
@@ -315,4 +309,12 @@ impl QueueSource {
         }
         Ok(())
     }
+}
+
+/// A batch request's entries: an id unique in the batch (the position) and the receipt handle.
+fn receipts<'a>(chunk: &'a [&Message]) -> impl Iterator<Item = (String, String)> + 'a {
+    chunk
+        .iter()
+        .enumerate()
+        .map(|(i, m)| (i.to_string(), m.receipt_handle.clone().unwrap_or_default()))
 }

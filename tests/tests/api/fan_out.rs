@@ -5,20 +5,18 @@
 
 use futures::stream::{self, StreamExt};
 use latchkey_refresh::{Sweeper, WorkReport, Worker};
-use serde_json::json;
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use crate::helpers::TestApp;
-use crate::test_servers::{register_client, with_client, CLIENT};
+use crate::test_servers::{client_credentials, register_client, with_client};
 
 /// `count` OAuth 2.0 client-credentials credentials of one client: due at once.
 async fn due_credentials(app: &TestApp, count: usize) -> (String, Vec<String>) {
     let client = format!("c{}", ulid::Ulid::new().to_string().to_ascii_lowercase());
     let (token_url, _) = register_client(&client, 3600, 0);
-    let body = json!({"name": "api", "connector": "rest_api", "auth_type": "oauth2_client_credentials",
-        "fields": {"token_url": token_url, "client_id": client, "client_secret": CLIENT.1}});
+    let body = client_credentials(&client, &token_url);
     let ids = stream::iter(0..count)
         .map(|_| async {
             app.create("alice", &body).await["id"]

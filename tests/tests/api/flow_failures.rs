@@ -5,16 +5,14 @@
 use serde_json::json;
 
 use crate::helpers::{TestApp, ORG};
-use crate::test_servers::{register_client, CLIENT};
+use crate::test_servers::{authorization_code, register_client};
 
 #[tokio::test]
 async fn a_flows_failure_refreshes_first_and_a_failure_after_that_marks_it_invalid() {
     let app = TestApp::spawn().await;
     let client = format!("f{}", ulid::Ulid::new().to_string().to_ascii_lowercase());
     let (token_url, initial) = register_client(&client, 3600, 5);
-    let body = json!({"name": "oauth", "connector": "rest_api", "auth_type": "oauth2_authorization_code",
-        "fields": {"authorize_url": format!("{token_url}/authorize"), "token_url": token_url, "client_id": client,
-                   "client_secret": CLIENT.1, "refresh_token": initial}});
+    let body = authorization_code(&client, &token_url, &initial);
     let id = app.create("alice", &body).await["id"]
         .as_str()
         .unwrap()

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::canary::{capture_events, drain};
 use crate::helpers::{captured_logs, TestApp, ORG};
-use crate::test_servers::{recorder, register_client, with_client, CLIENT};
+use crate::test_servers::{authorization_code, recorder, register_client, with_client, CLIENT};
 
 #[tokio::test]
 async fn an_edit_during_a_slow_refresh_never_resurrects_the_old_secrets() {
@@ -17,9 +17,7 @@ async fn an_edit_during_a_slow_refresh_never_resurrects_the_old_secrets() {
     let (token_url, initial) = register_client(&client, 3600, 10);
     // The provider takes its time, so the edit below lands during the exchange.
     with_client(&client, |c| c.delay_ms = 1500);
-    let body = json!({"name": "oauth", "connector": "rest_api", "auth_type": "oauth2_authorization_code",
-        "fields": {"authorize_url": format!("{token_url}/authorize"), "token_url": token_url, "client_id": client,
-                   "client_secret": CLIENT.1, "refresh_token": initial}});
+    let body = authorization_code(&client, &token_url, &initial);
     let id = app.create("alice", &body).await["id"]
         .as_str()
         .unwrap()

@@ -9,15 +9,14 @@ use serde_json::{json, Value};
 use std::collections::HashMap;
 
 use crate::helpers::{TestApp, ORG};
-use crate::test_servers::{register_client, with_client, CLIENT};
+use crate::test_servers::{authorization_code, register_client, with_client, CLIENT};
 
 fn unique_client() -> String {
     format!("c{}", ulid::Ulid::new().to_string().to_ascii_lowercase())
 }
 
 async fn client_credentials(app: &TestApp, client: &str, token_url: &str) -> String {
-    let body = json!({"name": "api", "connector": "rest_api", "auth_type": "oauth2_client_credentials",
-        "fields": {"token_url": token_url, "client_id": client, "client_secret": CLIENT.1}});
+    let body = crate::test_servers::client_credentials(client, token_url);
     app.create("alice", &body).await["id"]
         .as_str()
         .unwrap()
@@ -191,9 +190,7 @@ async fn rotated_refresh_tokens_are_kept_and_a_refresh_limit_asks_for_reauthenti
     let app = TestApp::spawn().await;
     let client = unique_client();
     let (token_url, initial) = register_client(&client, 3600, 2);
-    let body = json!({"name": "oauth", "connector": "rest_api", "auth_type": "oauth2_authorization_code",
-        "fields": {"authorize_url": format!("{token_url}/authorize"), "token_url": token_url, "client_id": client,
-                   "client_secret": CLIENT.1, "refresh_token": initial}});
+    let body = authorization_code(&client, &token_url, &initial);
     let id = app.create("alice", &body).await["id"]
         .as_str()
         .unwrap()
@@ -308,9 +305,7 @@ async fn tokens_an_interrupted_refresh_stored_are_adopted() {
     let app = TestApp::spawn().await;
     let client = unique_client();
     let (token_url, initial) = register_client(&client, 3600, 10);
-    let body = json!({"name": "oauth", "connector": "rest_api", "auth_type": "oauth2_authorization_code",
-        "fields": {"authorize_url": format!("{token_url}/authorize"), "token_url": token_url, "client_id": client,
-                   "client_secret": CLIENT.1, "refresh_token": initial}});
+    let body = authorization_code(&client, &token_url, &initial);
     let id = app.create("alice", &body).await["id"]
         .as_str()
         .unwrap()
@@ -393,9 +388,7 @@ async fn resolve_hands_a_flow_the_access_token_only() {
     let app = TestApp::spawn().await;
     let client = unique_client();
     let (token_url, initial) = register_client(&client, 3600, 5);
-    let body = json!({"name": "oauth", "connector": "rest_api", "auth_type": "oauth2_authorization_code",
-        "fields": {"authorize_url": format!("{token_url}/authorize"), "token_url": token_url, "client_id": client,
-                   "client_secret": CLIENT.1, "refresh_token": initial}});
+    let body = authorization_code(&client, &token_url, &initial);
     let id = app.create("alice", &body).await["id"]
         .as_str()
         .unwrap()

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 
 use crate::canary::{capture_events, drain};
 use crate::helpers::{TestApp, ORG};
-use crate::test_servers::{register_client, CLIENT};
+use crate::test_servers::{authorization_code, register_client, CLIENT};
 
 const PASSWORD: &str = "pg-right-password";
 
@@ -37,9 +37,7 @@ async fn status_changes_are_published_as_versioned_events_without_secrets() {
     // reauth_required: the provider allows no more refreshes.
     let client = format!("e{}", ulid::Ulid::new().to_string().to_ascii_lowercase());
     let (token_url, initial) = register_client(&client, 3600, 0);
-    let oauth = json!({"name": "crm", "connector": "rest_api", "auth_type": "oauth2_authorization_code",
-        "fields": {"authorize_url": format!("{token_url}/authorize"), "token_url": token_url, "client_id": client,
-                   "client_secret": CLIENT.1, "refresh_token": initial}});
+    let oauth = authorization_code(&client, &token_url, &initial);
     let oauth_id = app.create("alice", &oauth).await["id"]
         .as_str()
         .unwrap()

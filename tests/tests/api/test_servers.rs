@@ -256,6 +256,20 @@ fn authorize(
 static PROVIDER: std::sync::Mutex<Option<std::collections::HashMap<String, ProviderClient>>> =
     std::sync::Mutex::new(None);
 
+/// An OAuth 2.0 authorization-code credential of a registered `client`, connected with
+/// `refresh_token`.
+pub fn authorization_code(client: &str, token_url: &str, refresh_token: &str) -> Value {
+    json!({"name": "oauth", "connector": "rest_api", "auth_type": "oauth2_authorization_code",
+        "fields": {"authorize_url": format!("{token_url}/authorize"), "token_url": token_url, "client_id": client,
+                   "client_secret": CLIENT.1, "refresh_token": refresh_token}})
+}
+
+/// An OAuth 2.0 client-credentials credential of a registered `client`: due at once.
+pub fn client_credentials(client: &str, token_url: &str) -> Value {
+    json!({"name": "api", "connector": "rest_api", "auth_type": "oauth2_client_credentials",
+        "fields": {"token_url": token_url, "client_id": client, "client_secret": CLIENT.1}})
+}
+
 /// Registers `client` (secret `CLIENT.1`) whose tokens live `expires_in` seconds; returns the
 /// token URL and an initial refresh token.
 pub fn register_client(client: &str, expires_in: u64, refreshes: usize) -> (String, String) {

@@ -7,6 +7,7 @@ use crate::checker::{CheckOutcome, Checker, CHECK_ACTOR};
 use crate::domain::Status;
 use crate::health::{keep_schedule, next_after, wants_checks};
 use crate::ports::TestAllowance;
+use crate::record::CredentialRecord;
 use crate::status::Verdict;
 use crate::testing::ScriptedTester;
 
@@ -17,6 +18,15 @@ const ALLOW: TestAllowance = TestAllowance {
     per_user: 20,
     per_org: 200,
 };
+
+/// A PostgreSQL credential with its daily check scheduled (stored), and when that check is due.
+async fn scheduled_postgres(world: &World) -> (CredentialRecord, time::OffsetDateTime) {
+    let mut record = postgres(world).await;
+    keep_schedule(&mut record, Some(DAY), world.now());
+    world.store.put(record.clone());
+    let due = time::OffsetDateTime::from_unix_timestamp(record.check_due.unwrap()).unwrap();
+    (record, due)
+}
 
 async fn check(
     world: &World,
@@ -81,10 +91,7 @@ async fn only_live_opted_in_credentials_without_managed_tokens_are_checked() {
 #[tokio::test]
 async fn a_due_check_records_its_verdict_and_schedules_the_next_one() {
     let world = World::default();
-    let mut record = postgres(&world).await;
-    keep_schedule(&mut record, Some(DAY), world.now());
-    world.store.put(record.clone());
-    let due = time::OffsetDateTime::from_unix_timestamp(record.check_due.unwrap()).unwrap();
+    let (record, due) = scheduled_postgres(&world).await;
     let tester = ScriptedTester::default();
     assert_eq!(
         check(&world, &tester, &record, world.now()).await,
@@ -114,10 +121,7 @@ async fn a_due_check_records_its_verdict_and_schedules_the_next_one() {
 #[tokio::test]
 async fn an_unreachable_server_changes_no_status_and_an_exhausted_allowance_waits() {
     let world = World::default();
-    let mut record = postgres(&world).await;
-    keep_schedule(&mut record, Some(DAY), world.now());
-    world.store.put(record.clone());
-    let due = time::OffsetDateTime::from_unix_timestamp(record.check_due.unwrap()).unwrap();
+    let (record, due) = scheduled_postgres(&world).await;
     let tester = ScriptedTester::default();
     tester.answer(Verdict::Inconclusive, "connection_refused");
     let outcome = check(&world, &tester, &record, due).await;
