@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::config::Config;
+use crate::config::{Config, SecretStorage};
 use crate::ports::{Ports, SecretStore, SystemClock};
 
 /// The ports every function is given, over DynamoDB and EventBridge.
@@ -21,12 +21,26 @@ pub fn ports(aws: &aws_config::SdkConfig, config: &Config) -> Ports {
     }
 }
 
-/// The Secrets Manager adapter, for the functions whose role may touch secrets.
+/// The secret store the stack is configured with, for the functions whose role may touch
+/// secrets. The one place that knows which adapter runs.
 pub fn secrets(aws: &aws_config::SdkConfig, config: &Config) -> Arc<dyn SecretStore> {
-    Arc::new(crate::vault::Vault::new(
-        aws_sdk_secretsmanager::Client::new(aws),
-        &config.secret_prefix,
-    ))
+    match &config.secret_storage {
+        SecretStorage::SecretsManager => Arc::new(crate::vault::Vault::new(
+            aws_sdk_secretsmanager::Client::new(aws),
+            &config.secret_prefix,
+        )),
+        SecretStorage::Envelope(envelope) => {
+            let ddb = aws_sdk_dynamodb::Client::new(aws);
+            let keys = crate::envelope::keys::DataKeys::new(
+                aws_sdk_kms::Client::new(aws),
+                ddb.clone(),
+                &envelope.table,
+                &envelope.master_key,
+                envelope.rotation,
+            );
+            Arc::new(crate::envelope::Envelope::new(ddb, &envelope.table, keys))
+        }
+    }
 }
 
 /// The SQS adapter of the work queue, for the sweep that fills it.

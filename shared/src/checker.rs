@@ -79,7 +79,7 @@ impl Checker<'_> {
         }
         let secrets = self
             .secrets
-            .read(&credential.id, &credential.secret_version)
+            .read(credential.secret_owner(), &credential.secret_version)
             .await?;
         // Counted once the test can run: a check that cannot does not spend the allowance.
         let org_only = TestAllowance {

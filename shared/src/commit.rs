@@ -17,7 +17,7 @@
 
 use crate::catalog::SecretFields;
 use crate::error::InternalError;
-use crate::ports::{CredentialStore, SecretStore};
+use crate::ports::{CredentialStore, SecretOwner, SecretStore};
 use crate::record::{CredentialRecord, HistoryEntry};
 use crate::store::{Change, Expiry, Grants, IdempotencyKey, IdempotencyRecord, WriteOutcome};
 use crate::vault::Pending;
@@ -134,16 +134,18 @@ pub async fn commit_with_secrets(
     secrets: Secrets,
 ) -> Result<Committed, InternalError> {
     let id = write.next.id.clone();
+    let org = write.next.org_id.clone();
+    let owner = SecretOwner { id: &id, org: &org };
     let before = write.before;
     let (version, names, written) = match (secrets, before) {
         (Secrets::First(fields), None) => (
-            vault.create(&id, &fields).await?,
+            vault.create(owner, &fields).await?,
             fields.names(),
             Written::First,
         ),
         (Secrets::Replace(fields, why), Some(before)) => (
             vault
-                .put_pending(&id, &fields, why, &before.secret_version)
+                .put_pending(owner, &fields, why, &before.secret_version)
                 .await?,
             fields.names(),
             Written::Pending(why),

@@ -46,6 +46,30 @@ pub struct Config {
     /// The queue the refresh sweep hands due work to (`LATCHKEY_WORK_QUEUE_URL`); only the
     /// sweep's role may send to it.
     pub work_queue_url: Option<String>,
+    /// Where secret values live (`LATCHKEY_SECRET_STORAGE`, template parameter `SecretStorage`).
+    pub secret_storage: SecretStorage,
+}
+
+/// Where secret values live. Only [`crate::aws::secrets`] looks at this: every other part of
+/// the service sees the [`crate::ports::SecretStore`] port.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SecretStorage {
+    /// One Secrets Manager secret per credential (`secretsmanager`, the default).
+    SecretsManager,
+    /// Sealed in a DynamoDB table under per-organisation data keys wrapped by one KMS key
+    /// (`envelope`): see [`crate::envelope`].
+    Envelope(EnvelopeConfig),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EnvelopeConfig {
+    /// The table of sealed secret versions and wrapped data keys (`LATCHKEY_SECRET_TABLE`).
+    pub table: String,
+    /// The KMS key that wraps the data keys (`LATCHKEY_DATA_KEY_MASTER`, its ARN).
+    pub master_key: String,
+    /// A new data key per organisation this often (`LATCHKEY_DATA_KEY_ROTATION_DAYS`,
+    /// default 30, 1 to 365); older ones stay for reading what they sealed.
+    pub rotation: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -154,7 +178,31 @@ impl Config {
             4,
             "a number from 1 to 64",
         )?;
+        let secret_storage = match get("LATCHKEY_SECRET_STORAGE").as_deref() {
+            None | Some("") | Some("secretsmanager") => SecretStorage::SecretsManager,
+            Some("envelope") => SecretStorage::Envelope(EnvelopeConfig {
+                table: required("LATCHKEY_SECRET_TABLE")?,
+                master_key: required("LATCHKEY_DATA_KEY_MASTER")?,
+                rotation: Duration::from_secs(
+                    86_400
+                        * number_in(
+                            get("LATCHKEY_DATA_KEY_ROTATION_DAYS"),
+                            "LATCHKEY_DATA_KEY_ROTATION_DAYS",
+                            1..=365,
+                            30u64,
+                            "whole days from 1 to 365",
+                        )?,
+                ),
+            }),
+            Some(_) => {
+                return Err(ConfigError::Invalid(
+                    "LATCHKEY_SECRET_STORAGE",
+                    "secretsmanager or envelope",
+                ))
+            }
+        };
         Ok(Self {
+            secret_storage,
             work_queue_url: get("LATCHKEY_WORK_QUEUE_URL").filter(|v| !v.is_empty()),
             due_shards,
             health_check_period,

@@ -3,12 +3,14 @@
 pub mod api;
 pub mod authz;
 pub mod aws;
+pub mod cache;
 pub mod catalog;
 #[cfg(feature = "testers")]
 pub mod checker;
 pub mod commit;
 pub mod config;
 pub mod domain;
+pub mod envelope;
 pub mod error;
 pub mod events;
 pub mod guard;
@@ -30,6 +32,7 @@ pub mod record;
 #[cfg(feature = "testers")]
 pub mod refresh;
 pub mod schedule;
+pub mod secret_versions;
 pub mod status;
 pub mod store;
 #[cfg(feature = "testers")]

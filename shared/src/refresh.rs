@@ -155,7 +155,7 @@ impl Refresher<'_> {
         // would be lost.
         let secrets = self
             .secrets
-            .refresh_input(&record.id, &record.secret_version)
+            .refresh_input(record.secret_owner(), &record.secret_version)
             .await?;
         let target = Target::of(&record, &secrets);
         let tokens = match self.provider.acquire(&target).await {

@@ -1,4 +1,4 @@
-//! Creates a stack's table, event bus and queues in the emulator from their template
+//! Creates a stack's tables, event bus, queues and KMS key in the emulator from their template
 //! declarations, and records what the emulator assigned (queue URLs and ARNs) in the stack,
 //! for the functions' environment and the local event source.
 //!
@@ -42,7 +42,38 @@ pub async fn provision(
 ) -> Result<(), Error> {
     tables(aws, template, stack).await?;
     buses(aws, template, stack).await?;
-    queues(aws, template, stack).await
+    queues(aws, template, stack).await?;
+    keys(aws, template, stack).await
+}
+
+/// KMS keys: one per stack, as CloudFormation makes one; its id for `!Ref`, its ARN for
+/// `!GetAtt Key.Arn`. The key policy names IAM roles the emulator does not have and enforces
+/// nothing locally, so the emulator's default policy stands in for it.
+async fn keys(
+    aws: &aws_config::SdkConfig,
+    template: &Template,
+    stack: &mut Stack,
+) -> Result<(), Error> {
+    let kms = aws_sdk_kms::Client::new(aws);
+    for (logical_id, resource) in template.resources_of_type("AWS::KMS::Key") {
+        let description = resource["Properties"]["Description"].as_str().unwrap_or("");
+        let key = kms
+            .create_key()
+            .description(format!("{} ({})", description, stack.name))
+            .send()
+            .await
+            .map_err(|e| aws_sdk_kms::error::DisplayErrorContext(e).to_string())?
+            .key_metadata
+            .ok_or("CreateKey answered no key")?;
+        stack
+            .assigned
+            .insert(logical_id.to_owned(), key.key_id().to_owned());
+        let arn = key.arn().ok_or("CreateKey answered no ARN")?;
+        stack
+            .assigned
+            .insert(format!("{logical_id}.Arn"), arn.to_owned());
+    }
+    Ok(())
 }
 
 async fn tables(

@@ -232,7 +232,10 @@ mod tests {
         let stack = Stack {
             name: "unit".into(),
             parameters: t.parameters(&BTreeMap::from([("Stage".to_string(), "u1".to_string())])),
-            assigned: BTreeMap::from([("RefreshQueue".to_string(), "http://queue".to_string())]),
+            assigned: BTreeMap::from([
+                ("RefreshQueue".to_string(), "http://queue".to_string()),
+                ("DataKeyMaster.Arn".to_string(), "arn:key".to_string()),
+            ]),
         };
         let keys: Vec<String> = t.routes().iter().map(Route::key).collect();
         assert!(keys.contains(&"GET /credentials/{id}".to_string()));
@@ -257,7 +260,10 @@ mod consistency {
         Stack {
             name: "consistency".into(),
             parameters: t.parameters(&BTreeMap::new()),
-            assigned: BTreeMap::from([("RefreshQueue".to_string(), "http://queue".to_string())]),
+            assigned: BTreeMap::from([
+                ("RefreshQueue".to_string(), "http://queue".to_string()),
+                ("DataKeyMaster.Arn".to_string(), "arn:key".to_string()),
+            ]),
         }
     }
 

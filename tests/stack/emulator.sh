@@ -24,7 +24,7 @@ start)
   fi
   if [ "${LATCHKEY_EMULATOR:-moto}" = localstack ]; then
     docker run -d --rm --name "latchkey-localstack-$port" -p "127.0.0.1:$port:4566" \
-      -e SERVICES=dynamodb,secretsmanager,events,s3,iam localstack/localstack >/dev/null
+      -e SERVICES=dynamodb,secretsmanager,events,s3,iam,sqs,kms localstack/localstack >/dev/null
     echo "docker:latchkey-localstack-$port" > "$pidfile"
   else
     tests/stack/venv.sh

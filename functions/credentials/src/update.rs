@@ -99,7 +99,9 @@ pub async fn patch(
         let mut secrets = if kept.is_empty() {
             SecretFields::default()
         } else {
-            svc.secrets.read(&record.id, &record.secret_version).await?
+            svc.secrets
+                .read(record.secret_owner(), &record.secret_version)
+                .await?
         };
         secrets.0.retain(|name, _| kept.contains(name));
         secrets.0.extend(changes.new_secrets.0);

@@ -309,7 +309,10 @@ async fn callback(svc: &Service, req: &Request) -> Result<Response<Body>, ApiErr
         tracing::info!(credential_id = %id, "connect refused: the credential changed since the authorize step");
         return svc.done(Some(&id), ("error", "credential_changed"));
     }
-    let secrets = svc.secrets.read(&record.id, &record.secret_version).await?;
+    let secrets = svc
+        .secrets
+        .read(record.secret_owner(), &record.secret_version)
+        .await?;
     let target = Target::of(&record, &secrets);
     let tokens = match svc
         .testers

@@ -36,7 +36,10 @@ impl Resolver {
     pub fn new(aws: &aws_config::SdkConfig, config: &Config) -> Self {
         Self::with_ports(
             latchkey_shared::aws::ports(aws, config),
-            latchkey_shared::aws::secrets(aws, config),
+            // Flows resolve the same credentials over and over: versions are kept in memory.
+            Arc::new(latchkey_shared::cache::CachedReads::new(
+                latchkey_shared::aws::secrets(aws, config),
+            )),
             Arc::new(latchkey_shared::testers::Testers::from_config(config)),
             config.refresh_margin,
         )
@@ -154,7 +157,7 @@ impl Resolver {
         refuse_deleted(record)?;
         let secrets = self
             .secrets
-            .read(&record.id, &record.secret_version)
+            .read(record.secret_owner(), &record.secret_version)
             .await?;
         let mut entry =
             HistoryEntry::new(HistoryAction::Used, &caller.as_actor(), self.ports.now());

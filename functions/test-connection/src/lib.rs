@@ -82,7 +82,10 @@ async fn test_saved(
     let (record, _) = load_for(&*svc.ports.store, req, caller, Action::Test).await?;
     refuse_deleted(&record)?;
     admit_connection_test(&svc.ports, svc.allowance, caller).await?;
-    let secrets = svc.secrets.read(&record.id, &record.secret_version).await?;
+    let secrets = svc
+        .secrets
+        .read(record.secret_owner(), &record.secret_version)
+        .await?;
     let report = svc.testers.test(&Target::of(&record, &secrets)).await;
     let recorded = validity::record(
         &svc.ports,

@@ -154,6 +154,23 @@ impl Pending {
     }
 }
 
+/// Whose secrets: a credential and the organisation it belongs to (which never changes). An
+/// adapter may keep each organisation's secrets under a key of its own and bind both to them.
+#[derive(Clone, Copy, Debug)]
+pub struct SecretOwner<'a> {
+    pub id: &'a CredentialId,
+    pub org: &'a str,
+}
+
+impl CredentialRecord {
+    pub fn secret_owner(&self) -> SecretOwner<'_> {
+        SecretOwner {
+            id: &self.id,
+            org: &self.org_id,
+        }
+    }
+}
+
 /// A live secret of this service, as the orphan sweep sees it.
 #[derive(Debug)]
 pub struct TaggedSecret {

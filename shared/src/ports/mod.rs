@@ -24,7 +24,7 @@ mod items;
 
 pub use items::{
     Change, Exhausted, Expiry, Grants, IdempotencyKey, IdempotencyRecord, OAuthPending, Pending,
-    TaggedSecret, TestAllowance, Usage, UsageChange, WriteOutcome, BATCH_GET_LIMIT,
+    SecretOwner, TaggedSecret, TestAllowance, Usage, UsageChange, WriteOutcome, BATCH_GET_LIMIT,
 };
 
 /// How one attempt to count a connection test went.
@@ -206,7 +206,11 @@ pub trait CredentialStore: Send + Sync {
 #[async_trait]
 pub trait SecretReader: Send + Sync {
     /// The secret fields stored in exactly `version`.
-    async fn read(&self, id: &CredentialId, version: &str) -> Result<SecretFields, InternalError>;
+    async fn read(
+        &self,
+        owner: SecretOwner<'_>,
+        version: &str,
+    ) -> Result<SecretFields, InternalError>;
 }
 
 /// Where credentials' secret fields live, one version per change; the version protocol is
@@ -216,14 +220,14 @@ pub trait SecretStore: SecretReader {
     /// Creates the credential's secret; returns the version id.
     async fn create(
         &self,
-        id: &CredentialId,
+        owner: SecretOwner<'_>,
         secrets: &SecretFields,
     ) -> Result<String, InternalError>;
 
     /// Writes a new version derived from `parent` that nothing reads until metadata names it.
     async fn put_pending(
         &self,
-        id: &CredentialId,
+        owner: SecretOwner<'_>,
         secrets: &SecretFields,
         why: Pending,
         parent: &str,
@@ -249,7 +253,7 @@ pub trait SecretStore: SecretReader {
     /// interrupted refresh that derives from it.
     async fn refresh_input(
         &self,
-        id: &CredentialId,
+        owner: SecretOwner<'_>,
         named: &str,
     ) -> Result<SecretFields, InternalError>;
 

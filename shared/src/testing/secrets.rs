@@ -12,11 +12,11 @@ use super::lock;
 use crate::catalog::SecretFields;
 use crate::domain::CredentialId;
 use crate::error::InternalError;
-use crate::ports::{SecretReader, SecretStore};
-use crate::vault::versions::{
-    derived_version_token, derives_from, first_version_token, newer_than,
+use crate::ports::{SecretOwner, SecretReader, SecretStore};
+use crate::secret_versions::{
+    adopt_tokens, derived_version_token, derives_from, first_version_token, newer_than,
 };
-use crate::vault::{adopt_tokens, Pending, TaggedSecret, CURRENT};
+use crate::vault::{Pending, TaggedSecret, CURRENT};
 
 struct Version {
     id: String,
@@ -125,9 +125,10 @@ impl MemorySecrets {
 impl SecretStore for MemorySecrets {
     async fn create(
         &self,
-        id: &CredentialId,
+        owner: SecretOwner<'_>,
         secrets: &SecretFields,
     ) -> Result<String, InternalError> {
+        let id = owner.id;
         let mut all = lock(&self.secrets);
         if all.contains_key(id) {
             return Err(InternalError::new("the secret already exists"));
@@ -151,11 +152,12 @@ impl SecretStore for MemorySecrets {
 
     async fn put_pending(
         &self,
-        id: &CredentialId,
+        owner: SecretOwner<'_>,
         secrets: &SecretFields,
         why: Pending,
         parent: &str,
     ) -> Result<String, InternalError> {
+        let id = owner.id;
         let mut all = lock(&self.secrets);
         let secret = all.get_mut(id).ok_or_else(missing)?;
         if secret.scheduled_for_deletion {
@@ -211,9 +213,10 @@ impl SecretStore for MemorySecrets {
 
     async fn refresh_input(
         &self,
-        id: &CredentialId,
+        owner: SecretOwner<'_>,
         named: &str,
     ) -> Result<SecretFields, InternalError> {
+        let id = owner.id;
         let interrupted = {
             let all = lock(&self.secrets);
             let secret = all.get(id).ok_or_else(missing)?;
@@ -225,11 +228,11 @@ impl SecretStore for MemorySecrets {
         match interrupted {
             Some((version, fields)) if version == named => Ok(fields),
             Some((version, tokens)) => {
-                let mut named_fields = self.read(id, named).await?;
+                let mut named_fields = self.read(owner, named).await?;
                 adopt_tokens(&mut named_fields, &version, tokens);
                 Ok(named_fields)
             }
-            None => self.read(id, named).await,
+            None => self.read(owner, named).await,
         }
     }
 
@@ -264,9 +267,13 @@ impl SecretStore for MemorySecrets {
 
 #[async_trait]
 impl SecretReader for MemorySecrets {
-    async fn read(&self, id: &CredentialId, version: &str) -> Result<SecretFields, InternalError> {
+    async fn read(
+        &self,
+        owner: SecretOwner<'_>,
+        version: &str,
+    ) -> Result<SecretFields, InternalError> {
         let all = lock(&self.secrets);
-        let secret = all.get(id).ok_or_else(missing)?;
+        let secret = all.get(owner.id).ok_or_else(missing)?;
         if secret.scheduled_for_deletion {
             return Err(marked());
         }

@@ -4,21 +4,21 @@
 //! under a pending label first, commit the metadata that points at it, then promote it to
 //! AWSCURRENT: a crash at any step leaves the metadata pointing at a version that exists.
 
-pub(crate) mod versions;
-
+pub use crate::secret_versions::derives_from;
+use crate::secret_versions::{
+    adopt_tokens, derived_version_token, first_version_token, newer_than,
+};
 use async_trait::async_trait;
 use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType, Tag};
 use aws_sdk_secretsmanager::Client;
 use secrecy::{ExposeSecret, SecretString};
 use std::collections::BTreeMap;
-pub use versions::derives_from;
-use versions::{derived_version_token, first_version_token, newer_than};
 
 use crate::catalog::SecretFields;
 use crate::domain::CredentialId;
 use crate::error::{sdk, InternalError};
 pub use crate::ports::{Pending, TaggedSecret};
-use crate::ports::{SecretReader, SecretStore};
+use crate::ports::{SecretOwner, SecretReader, SecretStore};
 
 pub(crate) const CURRENT: &str = "AWSCURRENT";
 pub const CREDENTIAL_TAG: &str = "latchkey:credential-id";
@@ -28,9 +28,6 @@ pub struct Vault {
     client: Client,
     prefix: String,
 }
-
-/// The only secrets a refresh writes, and so the only ones adopted from an interrupted refresh.
-const TOKEN_FIELDS: [&str; 2] = ["access_token", "refresh_token"];
 
 fn to_json(secrets: &SecretFields) -> Result<SecretString, InternalError> {
     let exposed: BTreeMap<&str, &str> = secrets
@@ -91,9 +88,10 @@ impl SecretStore for Vault {
     /// find secrets whose metadata was never written.
     async fn create(
         &self,
-        id: &CredentialId,
+        owner: SecretOwner<'_>,
         secrets: &SecretFields,
     ) -> Result<String, InternalError> {
+        let id = owner.id;
         let out = self
             .client
             .create_secret()
@@ -118,7 +116,7 @@ impl SecretStore for Vault {
     /// points at it.
     async fn put_pending(
         &self,
-        id: &CredentialId,
+        owner: SecretOwner<'_>,
         secrets: &SecretFields,
         why: Pending,
         parent: &str,
@@ -126,7 +124,7 @@ impl SecretStore for Vault {
         let out = self
             .client
             .put_secret_value()
-            .secret_id(self.secret_name(id))
+            .secret_id(self.secret_name(owner.id))
             .secret_string(to_json(secrets)?.expose_secret())
             .client_request_token(derived_version_token(parent))
             .version_stages(why.label())
@@ -200,13 +198,13 @@ impl SecretStore for Vault {
     /// version, normally the named one, so this is usually one call.
     async fn refresh_input(
         &self,
-        id: &CredentialId,
+        owner: SecretOwner<'_>,
         named: &str,
     ) -> Result<SecretFields, InternalError> {
         let labelled = self
             .client
             .get_secret_value()
-            .secret_id(self.secret_name(id))
+            .secret_id(self.secret_name(owner.id))
             .version_stage(Pending::Refresh.label())
             .send()
             .await;
@@ -226,7 +224,7 @@ impl SecretStore for Vault {
             }
             Err(e) => return Err(sdk(e)),
         };
-        let mut fields = self.read(id, named).await?;
+        let mut fields = self.read(owner, named).await?;
         if let Some((version, secret_string)) = interrupted {
             adopt_tokens(&mut fields, &version, fields_of(secret_string)?);
         }
@@ -313,21 +311,6 @@ impl SecretStore for Vault {
     }
 }
 
-/// Carries the tokens of an interrupted refresh (`version`, derived from the named one) over
-/// to the named version's fields: only the token fields, never a client secret or anything else.
-pub(crate) fn adopt_tokens(
-    fields: &mut SecretFields,
-    version: &str,
-    mut interrupted: SecretFields,
-) {
-    tracing::warn!(version = %version, "adopting the tokens an interrupted refresh stored");
-    for name in TOKEN_FIELDS {
-        if let Some(token) = interrupted.0.remove(name) {
-            fields.0.insert(name.to_owned(), token);
-        }
-    }
-}
-
 fn fields_of(secret_string: Option<String>) -> Result<SecretFields, InternalError> {
     let raw = SecretString::from(secret_string.unwrap_or_default());
     let map: BTreeMap<String, String> = serde_json::from_str(raw.expose_secret())
@@ -342,11 +325,15 @@ fn fields_of(secret_string: Option<String>) -> Result<SecretFields, InternalErro
 #[async_trait]
 impl SecretReader for Vault {
     /// The secret fields stored in exactly `version`.
-    async fn read(&self, id: &CredentialId, version: &str) -> Result<SecretFields, InternalError> {
+    async fn read(
+        &self,
+        owner: SecretOwner<'_>,
+        version: &str,
+    ) -> Result<SecretFields, InternalError> {
         let out = self
             .client
             .get_secret_value()
-            .secret_id(self.secret_name(id))
+            .secret_id(self.secret_name(owner.id))
             .version_id(version)
             .send()
             .await

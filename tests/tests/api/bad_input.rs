@@ -65,7 +65,7 @@ async fn bad_creates_are_refused_with_a_code_and_store_nothing() {
         "nothing stored in DynamoDB"
     );
     assert!(
-        app.secret_names().await.is_empty(),
+        app.secret_ids().await.is_empty(),
         "nothing stored in Secrets Manager"
     );
 }

@@ -140,7 +140,7 @@ async fn a_retried_create_with_an_idempotency_key_returns_the_first_credential()
 
     let listed = app.get("alice", "/credentials").await;
     assert_eq!(listed.body["items"].as_array().unwrap().len(), 2);
-    let secrets = app.secret_names().await;
+    let secrets = app.secret_ids().await;
     assert_eq!(
         secrets.len(),
         3,

@@ -383,7 +383,7 @@ async fn an_unsaved_credential_is_tested_and_nothing_is_stored() {
         .await;
     assert_eq!(bad.code(), "missing_field");
     assert!(app.table_items().await.is_empty());
-    assert!(app.secret_names().await.is_empty());
+    assert!(app.secret_ids().await.is_empty());
 }
 
 /// With the production guard, no test reaches an internal address, and the refusal comes

@@ -1,7 +1,8 @@
 use reqwest::Method;
-use serde_json::json;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
 
-use crate::helpers::{postgres, TestApp};
+use crate::helpers::{postgres, Storage, TestApp};
 
 #[tokio::test]
 async fn the_catalog_describes_every_connector_with_typed_fields() {
@@ -77,22 +78,88 @@ async fn a_created_credential_keeps_its_secret_in_secrets_manager_only() {
     );
     let items = app.table_items().await;
     assert!(!format!("{items:?}").contains("pg-pass-1"));
-    let secret = app
+    let sealed = app.items_of(&app.secret_table).await;
+    assert!(!format!("{sealed:?}").contains("pg-pass-1"));
+    match app.storage {
+        // Tagged, so the orphan sweep finds it whatever its metadata says.
+        Storage::SecretsManager => {
+            let secret = app
+                .secrets()
+                .describe_secret()
+                .secret_id(format!("{}{id}", app.secret_prefix))
+                .send()
+                .await
+                .unwrap();
+            let tags: Vec<(&str, &str)> = secret
+                .tags()
+                .iter()
+                .map(|t| (t.key().unwrap(), t.value().unwrap()))
+                .collect();
+            assert!(
+                tags.contains(&("latchkey:credential-id", id.as_str())),
+                "{tags:?}"
+            );
+        }
+        // A head the orphan sweep lists, and one sealed version.
+        Storage::Envelope => assert_eq!(sealed.len(), 3, "head, version, data key: {sealed:?}"),
+    }
+}
+
+/// The version Secrets Manager labels AWSCURRENT, and its client secret. The stage is named
+/// explicitly: moto's stage-less read does not follow a moved AWSCURRENT label.
+async fn aws_current(app: &TestApp, id: &str) -> (String, Value) {
+    let out = app
         .secrets()
-        .describe_secret()
+        .get_secret_value()
         .secret_id(format!("{}{id}", app.secret_prefix))
+        .version_stage("AWSCURRENT")
         .send()
         .await
         .unwrap();
-    let tags: Vec<(&str, &str)> = secret
-        .tags()
+    let value: Value = serde_json::from_str(out.secret_string().unwrap()).unwrap();
+    (out.version_id.unwrap(), value["client_secret"].clone())
+}
+
+/// Moves AWSCURRENT back from `current` to the other version, as a promote lost to a crash
+/// after its commit leaves it.
+async fn lose_promote(app: &TestApp, id: &str, current: &str) {
+    let secret_id = format!("{}{id}", app.secret_prefix);
+    let versions = app
+        .secrets()
+        .list_secret_version_ids()
+        .secret_id(&secret_id)
+        .send()
+        .await
+        .unwrap();
+    let other = versions
+        .versions()
         .iter()
-        .map(|t| (t.key().unwrap(), t.value().unwrap()))
-        .collect();
-    assert!(
-        tags.contains(&("latchkey:credential-id", id.as_str())),
-        "{tags:?}"
-    );
+        .filter_map(|v| v.version_id())
+        .find(|v| *v != current)
+        .unwrap()
+        .to_owned();
+    app.secrets()
+        .update_secret_version_stage()
+        .secret_id(&secret_id)
+        .version_stage("AWSCURRENT")
+        .move_to_version_id(&other)
+        .remove_from_version_id(current)
+        .send()
+        .await
+        .unwrap();
+}
+
+/// The credential's sealed versions (envelope storage) and whether each is set to expire.
+async fn sealed_versions(app: &TestApp, id: &str) -> BTreeMap<String, bool> {
+    app.items_of(&app.secret_table)
+        .await
+        .iter()
+        .filter(|i| i["pk"].as_s().unwrap() == &format!("CRED#{id}"))
+        .filter_map(|i| {
+            let version = i["sk"].as_s().unwrap().strip_prefix("V#")?.to_owned();
+            Some((version, i.contains_key("ttl")))
+        })
+        .collect()
 }
 
 #[tokio::test]
@@ -209,6 +276,7 @@ async fn patch_merges_fields_and_keeps_omitted_secrets() {
     assert_eq!(renamed.body["fields"]["scopes"], json!(["read"]));
 
     // One secret changes; the other keeps its stored value.
+    let first_version = app.secret_version(id).await;
     let rotated = app
         .call(
             Method::PATCH,
@@ -224,47 +292,24 @@ async fn patch_merges_fields_and_keeps_omitted_secrets() {
         app.stored_secret(id).await,
         json!({"client_secret": "s2", "access_token": "a1"})
     );
-    let secret_id = format!("{}{id}", app.secret_prefix);
-    // Named stage explicitly: moto's stage-less read does not follow a moved AWSCURRENT label.
-    let current = || async {
-        let out = app
-            .secrets()
-            .get_secret_value()
-            .secret_id(&secret_id)
-            .version_stage("AWSCURRENT")
-            .send()
-            .await
-            .unwrap();
-        let value: serde_json::Value = serde_json::from_str(out.secret_string().unwrap()).unwrap();
-        (out.version_id.unwrap(), value["client_secret"].clone())
-    };
-    let (rotated_version, client_secret) = current().await;
-    assert_eq!(client_secret, "s2", "AWSCURRENT follows the metadata");
-
-    // A promote lost after its commit (a crash) leaves AWSCURRENT behind; the next one finds it.
-    let versions = app
-        .secrets()
-        .list_secret_version_ids()
-        .secret_id(&secret_id)
-        .send()
-        .await
-        .unwrap();
-    let first = versions
-        .versions()
-        .iter()
-        .filter_map(|v| v.version_id())
-        .find(|v| *v != rotated_version)
-        .unwrap()
-        .to_owned();
-    app.secrets()
-        .update_secret_version_stage()
-        .secret_id(&secret_id)
-        .version_stage("AWSCURRENT")
-        .move_to_version_id(&first)
-        .remove_from_version_id(&rotated_version)
-        .send()
-        .await
-        .unwrap();
+    let named = app.secret_version(id).await;
+    match app.storage {
+        Storage::SecretsManager => {
+            let (rotated_version, client_secret) = aws_current(&app, id).await;
+            assert_eq!(client_secret, "s2", "AWSCURRENT follows the metadata");
+            // A promote lost after its commit (a crash) leaves AWSCURRENT behind; the next one
+            // finds it.
+            lose_promote(&app, id, &rotated_version).await;
+        }
+        // The versions the metadata stopped naming expire; the named one does not.
+        Storage::Envelope => {
+            let versions = sealed_versions(&app, id).await;
+            assert_eq!(versions.get(&first_version), Some(&true), "{versions:?}");
+            let expiring: Vec<bool> = versions.values().copied().collect();
+            assert_eq!(versions.get(&named), Some(&false), "{versions:?}");
+            assert_eq!(expiring.iter().filter(|e| !**e).count(), 1, "{versions:?}");
+        }
+    }
     let again = app
         .call(
             Method::PATCH,
@@ -275,7 +320,17 @@ async fn patch_merges_fields_and_keeps_omitted_secrets() {
         )
         .await;
     assert_eq!(again.status, 200, "{}", again.text);
-    assert_eq!(current().await.1, "s3", "AWSCURRENT found and moved");
+    if app.storage == Storage::SecretsManager {
+        assert_eq!(
+            aws_current(&app, id).await.1,
+            "s3",
+            "AWSCURRENT found and moved"
+        );
+    }
+    assert_eq!(
+        app.stored_secret(id).await,
+        json!({"client_secret": "s3", "access_token": "a1"})
+    );
 
     // Switching auth type drops what the new one does not use.
     let switched = app

@@ -2,10 +2,12 @@
 //! the local API Gateway on an ephemeral port, plus what tests need to look behind the API.
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use latchkey_shared::ports::{SecretOwner, SecretStore};
 use latchkey_tests::gateway::DevJwt;
 use latchkey_tests::LocalStack;
 use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
+use secrecy::ExposeSecret;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
@@ -64,6 +66,31 @@ impl Reply {
     }
 }
 
+/// Where this run keeps secrets: `make test` runs the suite once per storage mode
+/// (`LATCHKEY_TEST_SECRET_STORAGE`, the template's `SecretStorage`; Secrets Manager when unset).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Storage {
+    SecretsManager,
+    Envelope,
+}
+
+impl Storage {
+    pub fn of_this_run() -> Storage {
+        match std::env::var("LATCHKEY_TEST_SECRET_STORAGE").as_deref() {
+            Err(_) | Ok("") | Ok("secretsmanager") => Storage::SecretsManager,
+            Ok("envelope") => Storage::Envelope,
+            Ok(other) => panic!("LATCHKEY_TEST_SECRET_STORAGE={other}: secretsmanager or envelope"),
+        }
+    }
+
+    fn parameter(self) -> &'static str {
+        match self {
+            Storage::SecretsManager => "secretsmanager",
+            Storage::Envelope => "envelope",
+        }
+    }
+}
+
 pub struct TestApp {
     pub base: String,
     pub http: reqwest::Client,
@@ -71,6 +98,9 @@ pub struct TestApp {
     pub stack: LocalStack,
     pub table: String,
     pub secret_prefix: String,
+    pub storage: Storage,
+    /// The table of sealed secrets (envelope storage; provisioned in both modes).
+    pub secret_table: String,
     pub bus: String,
     /// Every response body this app returned, for the secret canary.
     pub bodies: Mutex<Vec<String>>,
@@ -117,6 +147,10 @@ impl TestApp {
             // Suites run many tests a minute as one user; the limit has a test of its own.
             ("TestRateLimitPerUser".to_string(), "0".to_string()),
             ("TestRateLimitPerOrg".to_string(), "0".to_string()),
+            (
+                "SecretStorage".to_string(),
+                Storage::of_this_run().parameter().to_string(),
+            ),
         ]);
         let mut overrides = overrides;
         overrides.extend(
@@ -141,6 +175,8 @@ impl TestApp {
                 .expect("client"),
             jwt,
             table: stack.physical_name("Table").expect("table"),
+            secret_table: stack.physical_name("SecretTable").expect("secret table"),
+            storage: Storage::of_this_run(),
             bus: stack.physical_name("EventBus").expect("bus"),
             secret_prefix,
             stack,
@@ -232,16 +268,22 @@ impl TestApp {
                 .insert(k.to_string(), secrecy::SecretString::from(v.to_string()));
         }
         let named = self.secret_version(id).await;
-        use latchkey_shared::ports::SecretStore;
-        latchkey_shared::vault::Vault::new(self.secrets(), &self.secret_prefix)
+        let id = latchkey_shared::domain::CredentialId::parse(id).expect("credential id");
+        self.secret_store()
             .put_pending(
-                &latchkey_shared::domain::CredentialId::parse(id).expect("credential id"),
+                SecretOwner { id: &id, org: ORG },
                 &fields,
                 latchkey_shared::vault::Pending::Refresh,
                 &named,
             )
             .await
             .expect("the interrupted refresh's version is written");
+    }
+
+    /// The secret store this stack's functions use (whichever adapter the run configures).
+    pub fn secret_store(&self) -> Arc<dyn SecretStore> {
+        let config = self.stack.config("credentials").expect("config");
+        latchkey_shared::aws::secrets(&self.stack.aws, &config)
     }
 
     /// Creates a credential and asserts it was created.
@@ -261,13 +303,38 @@ impl TestApp {
 
     /// Every item of this stack's table.
     pub async fn table_items(&self) -> Vec<HashMap<String, AttributeValue>> {
+        self.items_of(&self.table).await
+    }
+
+    /// Every item of both tables as text, binary attributes (sealed secrets, wrapped data keys)
+    /// decoded as UTF-8 too, for searching for a plaintext secret.
+    pub async fn items_as_text(&self) -> String {
+        let mut text = String::new();
+        for table in [&self.table, &self.secret_table] {
+            for item in self.items_of(table).await {
+                for (name, value) in item {
+                    let shown = match &value {
+                        AttributeValue::B(bytes) => {
+                            String::from_utf8_lossy(bytes.as_ref()).into_owned()
+                        }
+                        other => format!("{other:?}"),
+                    };
+                    text.push_str(&format!("{name}={shown}\n"));
+                }
+            }
+        }
+        text
+    }
+
+    /// Every item of one of this stack's tables.
+    pub async fn items_of(&self, table: &str) -> Vec<HashMap<String, AttributeValue>> {
         let mut items = Vec::new();
         let mut start = None;
         loop {
             let out = self
                 .ddb()
                 .scan()
-                .table_name(&self.table)
+                .table_name(table)
                 .set_exclusive_start_key(start)
                 .send()
                 .await
@@ -312,19 +379,41 @@ impl TestApp {
     /// The secret value (JSON) Latchkey reads for a credential: the version its metadata names.
     pub async fn stored_secret(&self, id: &str) -> Value {
         let version = self.secret_version(id).await;
-        let out = self
-            .secrets()
-            .get_secret_value()
-            .secret_id(format!("{}{id}", self.secret_prefix))
-            .version_id(version)
-            .send()
+        let id = latchkey_shared::domain::CredentialId::parse(id).expect("credential id");
+        let fields = self
+            .secret_store()
+            .read(SecretOwner { id: &id, org: ORG }, &version)
             .await
             .expect("the version metadata names exists");
-        serde_json::from_str(out.secret_string().expect("string")).expect("json")
+        let exposed: BTreeMap<&str, &str> = fields
+            .0
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.expose_secret()))
+            .collect();
+        serde_json::to_value(exposed).expect("json")
     }
 
-    /// Names of the secrets under this stack's prefix (including ones scheduled for deletion).
-    pub async fn secret_names(&self) -> Vec<String> {
+    /// Ids of the credentials that have a secret in this stack's storage (including ones
+    /// scheduled for deletion), read behind the adapters.
+    pub async fn secret_ids(&self) -> Vec<String> {
+        match self.storage {
+            Storage::SecretsManager => self
+                .secret_manager_names()
+                .await
+                .into_iter()
+                .map(|n| n[self.secret_prefix.len()..].to_owned())
+                .collect(),
+            Storage::Envelope => self
+                .items_of(&self.secret_table)
+                .await
+                .iter()
+                .filter(|i| i["sk"].as_s().is_ok_and(|sk| sk == "HEAD"))
+                .map(|i| i["pk"].as_s().expect("pk")["CRED#".len()..].to_owned())
+                .collect(),
+        }
+    }
+
+    async fn secret_manager_names(&self) -> Vec<String> {
         let mut names = Vec::new();
         let mut token = None;
         loop {
@@ -350,9 +439,36 @@ impl TestApp {
         }
     }
 
+    /// Whether the credential's secret is scheduled for deletion (and so restorable), read
+    /// behind the adapters: Secrets Manager's deletion date, or the envelope head's `ttl`.
+    pub async fn secret_scheduled_for_deletion(&self, id: &str) -> bool {
+        match self.storage {
+            Storage::SecretsManager => self
+                .secrets()
+                .describe_secret()
+                .secret_id(format!("{}{id}", self.secret_prefix))
+                .send()
+                .await
+                .expect("describe secret")
+                .deleted_date()
+                .is_some(),
+            Storage::Envelope => self
+                .items_of(&self.secret_table)
+                .await
+                .iter()
+                .find(|i| {
+                    i["pk"].as_s().is_ok_and(|pk| pk == &format!("CRED#{id}"))
+                        && i["sk"].as_s().is_ok_and(|sk| sk == "HEAD")
+                })
+                .expect("the secret's head")
+                .contains_key("ttl"),
+        }
+    }
+
     /// Brief §6: every live metadata item names a secret version that exists. (A deleted
     /// credential's secret is scheduled for deletion and unreadable by design.)
     pub async fn assert_no_dangling_secret_references(&self) {
+        let store = self.secret_store();
         for item in self
             .meta_items()
             .await
@@ -360,12 +476,17 @@ impl TestApp {
             .filter(|i| !i.contains_key("deleted_at"))
         {
             let id = item["id"].as_s().expect("id");
+            let org = item["org_id"].as_s().expect("org_id");
             let version = item["secret_version"].as_s().expect("secret_version");
-            self.secrets()
-                .get_secret_value()
-                .secret_id(format!("{}{id}", self.secret_prefix))
-                .version_id(version)
-                .send()
+            let credential = latchkey_shared::domain::CredentialId::parse(id).expect("id");
+            store
+                .read(
+                    SecretOwner {
+                        id: &credential,
+                        org,
+                    },
+                    version,
+                )
                 .await
                 .unwrap_or_else(|e| {
                     panic!("{id} names secret version {version}, which is unreadable: {e:?}")

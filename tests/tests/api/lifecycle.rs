@@ -11,7 +11,6 @@ async fn delete_is_soft_and_restore_brings_everything_back() {
         .unwrap()
         .to_owned();
     let path = format!("/credentials/{id}");
-    let secret_id = format!("{}{id}", app.secret_prefix);
 
     let deleted = app
         .call(Method::DELETE, &path, Some(&app.token("alice")), None, &[])
@@ -55,15 +54,8 @@ async fn delete_is_soft_and_restore_brings_everything_back() {
     assert_eq!(edit.status, 410);
 
     // The secret is scheduled for deletion, not destroyed, and outlives the metadata by a day.
-    let described = app
-        .secrets()
-        .describe_secret()
-        .secret_id(&secret_id)
-        .send()
-        .await
-        .unwrap();
     assert!(
-        described.deleted_date().is_some(),
+        app.secret_scheduled_for_deletion(&id).await,
         "secret scheduled for deletion"
     );
     let items = app.table_items().await;
@@ -89,15 +81,8 @@ async fn delete_is_soft_and_restore_brings_everything_back() {
         app.get("alice", "/credentials").await.body["items"][0]["id"],
         id.as_str()
     );
-    let described = app
-        .secrets()
-        .describe_secret()
-        .secret_id(&secret_id)
-        .send()
-        .await
-        .unwrap();
     assert!(
-        described.deleted_date().is_none(),
+        !app.secret_scheduled_for_deletion(&id).await,
         "secret deletion cancelled"
     );
     assert_eq!(app.stored_secret(&id).await, json!({"password": "pw-1"}));

@@ -26,5 +26,6 @@ mod oidc;
 mod races;
 mod redirects;
 mod refresh;
+mod resolve_cache;
 mod sharing;
 mod status_events;

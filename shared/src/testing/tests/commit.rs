@@ -108,7 +108,7 @@ async fn an_edit_with_new_secrets_names_and_promotes_a_derived_version() {
     ));
     let read = world
         .secrets
-        .read(&record.id, &next.secret_version)
+        .read(record.secret_owner(), &next.secret_version)
         .await
         .unwrap();
     assert_eq!(
@@ -144,7 +144,7 @@ async fn an_edit_that_lost_the_race_changes_nothing_and_drops_its_pending_label(
     // A later refresh does not mistake the abandoned edit for its own interrupted work.
     let input = world
         .secrets
-        .refresh_input(&record.id, &record.secret_version)
+        .refresh_input(record.secret_owner(), &record.secret_version)
         .await
         .unwrap();
     assert_eq!(

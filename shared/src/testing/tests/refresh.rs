@@ -56,7 +56,7 @@ async fn access_token(world: &World, id: &CredentialId) -> String {
     let record = world.stored(id).await;
     let secrets = world
         .secrets
-        .read(id, &record.secret_version)
+        .read(record.secret_owner(), &record.secret_version)
         .await
         .unwrap();
     secrets.0["access_token"].expose_secret().to_owned()
@@ -228,7 +228,7 @@ async fn tokens_from_a_refresh_that_lost_to_a_write_are_kept_for_the_next_refres
     // The next refresh starts from them: a rotated refresh token is never lost.
     let input = world
         .secrets
-        .refresh_input(&cred.id, &stored.secret_version)
+        .refresh_input(stored.secret_owner(), &stored.secret_version)
         .await
         .unwrap();
     assert_eq!(input.0["refresh_token"].expose_secret(), "rt-2");

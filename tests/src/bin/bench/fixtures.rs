@@ -41,7 +41,7 @@ pub struct Bench {
 impl Bench {
     /// A fresh stack whose functions may reach loopback, a local API for set-up (its calls go
     /// straight to the emulator, uncounted) and a basic-auth endpoint for connection tests.
-    pub async fn up(emulator: &str) -> Result<Self, Error> {
+    pub async fn up(emulator: &str, storage: &str) -> Result<Self, Error> {
         let stage = format!(
             "b{}",
             &ulid::Ulid::new().to_string().to_ascii_lowercase()[14..]
@@ -53,6 +53,7 @@ impl Bench {
                 format!("latchkey-bench/{stage}/"),
             ),
             ("OutboundAllow".to_string(), "127.0.0.1/32".to_string()),
+            ("SecretStorage".to_string(), storage.to_string()),
             (
                 "OAuthRedirectUri".to_string(),
                 "http://127.0.0.1:9/oauth/callback".to_string(),

@@ -116,6 +116,7 @@ fn operation(req: &hyper::Request<Incoming>) -> Call {
             p if p.starts_with("DynamoDB") => "dynamodb",
             "secretsmanager" => "secretsmanager",
             "AWSEvents" => "events",
+            "TrentService" => "kms",
             other => other,
         };
         return (service.to_owned(), op.to_owned());

@@ -1,7 +1,27 @@
-//! Secret version ids: each says when this service wrote it (a ULID) and what it derives from,
-//! which is what orders promotions and decides whether an interrupted refresh is adopted.
+//! The secret version protocol both secret stores keep. Version ids say when this service wrote
+//! them (a ULID) and what they derive from, which is what orders promotions and decides whether
+//! an interrupted refresh's tokens are adopted.
 
+use crate::catalog::SecretFields;
 use crate::domain::CredentialId;
+
+/// The only secrets a refresh writes, and so the only ones adopted from an interrupted refresh.
+const TOKEN_FIELDS: [&str; 2] = ["access_token", "refresh_token"];
+
+/// Carries the tokens of an interrupted refresh (`version`, derived from the named one) over
+/// to the named version's fields: only the token fields, never a client secret or anything else.
+pub(crate) fn adopt_tokens(
+    fields: &mut SecretFields,
+    version: &str,
+    mut interrupted: SecretFields,
+) {
+    tracing::warn!(version = %version, "adopting the tokens an interrupted refresh stored");
+    for name in TOKEN_FIELDS {
+        if let Some(token) = interrupted.0.remove(name) {
+            fields.0.insert(name.to_owned(), token);
+        }
+    }
+}
 
 /// A fresh ClientRequestToken (32 to 64 characters) for a credential's first version. Reusing it
 /// on an SDK retry is what makes the write idempotent. Version ids are these tokens, so each
@@ -14,20 +34,18 @@ const DERIVED: &str = "-from-";
 
 /// The token of a version derived from `parent`: `<ULID>-from-<parent's ULID>` (58 characters).
 /// The version records what it was made from, which is what decides whether an interrupted
-/// refresh's tokens may be adopted (see [`Vault::refresh_input`]). A parent this service did not
+/// refresh's tokens may be adopted (see [`crate::ports::SecretStore::refresh_input`]). A parent this service did not
 /// write gets the nil ULID: its children are never adopted.
 pub(crate) fn derived_version_token(parent: &str) -> String {
     let parent = own_ulid(parent).unwrap_or(ulid::Ulid::nil());
     format!("{}{DERIVED}{parent}", ulid::Ulid::new())
 }
 
-/// When this service wrote a version: its own ULID.
+/// When this service wrote a version: its own ULID, the last `-` part before any `-from-` (a
+/// store may put a mark of its own in front).
 fn own_ulid(version: &str) -> Option<ulid::Ulid> {
-    let own = match version.split_once(DERIVED) {
-        Some((own, _)) => own,
-        None => version.rsplit('-').next()?,
-    };
-    ulid::Ulid::from_string(own).ok()
+    let own = version.split_once(DERIVED).map_or(version, |(own, _)| own);
+    ulid::Ulid::from_string(own.rsplit('-').next()?).ok()
 }
 
 /// Whether this service wrote `version` after `other`. Commits are conditioned on the version
@@ -74,6 +92,19 @@ mod tests {
         let orphan = derived_version_token("not-ours");
         assert!(!derives_from(&orphan, "not-ours"));
         assert!(!derives_from(&orphan, &format!("x-{}", ulid::Ulid::nil())));
+    }
+
+    #[test]
+    fn a_store_may_mark_its_versions_without_changing_what_they_derive_from() {
+        let id = CredentialId::generate();
+        let first = first_version_token(&id);
+        let marked_child = format!("e-{}", derived_version_token(&first));
+        assert!(derives_from(&marked_child, &first));
+        let grandchild = derived_version_token(&marked_child);
+        assert!(derives_from(&grandchild, &marked_child));
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let marked_first = format!("e-{}", first_version_token(&id));
+        assert!(newer_than(&marked_first, &marked_child));
     }
 
     #[test]
