@@ -151,12 +151,17 @@ impl SecretStore for CachedReads {
         self.store.refresh_input(owner, named).await
     }
 
-    async fn schedule_delete(&self, id: &CredentialId, days: i64) -> Result<(), InternalError> {
-        self.store.schedule_delete(id, days).await
+    async fn schedule_delete(
+        &self,
+        id: &CredentialId,
+        named: &str,
+        days: i64,
+    ) -> Result<(), InternalError> {
+        self.store.schedule_delete(id, named, days).await
     }
 
-    async fn restore(&self, id: &CredentialId) -> Result<(), InternalError> {
-        self.store.restore(id).await
+    async fn restore(&self, id: &CredentialId, named: &str) -> Result<(), InternalError> {
+        self.store.restore(id, named).await
     }
 
     async fn destroy_unreferenced(&self, id: &CredentialId) -> Result<(), InternalError> {

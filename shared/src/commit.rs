@@ -16,6 +16,7 @@
 //! read the version the metadata names) and the next promote repairs.
 
 use crate::catalog::SecretFields;
+use crate::domain::CredentialId;
 use crate::error::InternalError;
 use crate::ports::{CredentialStore, SecretOwner, SecretStore};
 use crate::record::{CredentialRecord, HistoryEntry};
@@ -190,6 +191,54 @@ pub async fn commit_with_secrets(
         }
     }
     Ok(settled(next, outcome))
+}
+
+/// Moves a credential's secret to another store (the migration): the same fields as a new
+/// first version in `to`, read back and compared, then the metadata commit naming it, then the
+/// copy in `from` destroyed. Whatever `to` held for the credential before is destroyed first:
+/// the metadata names a version in `from`, so nothing reads it, and the caller holds the
+/// credential's lease, so no other move is writing it. A crash leaves either a copy in `to`
+/// that nothing names (the next move destroys it) or, after the commit, one in `from` (which
+/// [`discard_moved`] removes).
+pub async fn commit_moved(
+    store: &dyn CredentialStore,
+    to: &dyn SecretStore,
+    from: &dyn SecretStore,
+    write: Write<'_>,
+    fields: &SecretFields,
+) -> Result<Committed, InternalError> {
+    let id = write.next.id.clone();
+    let org = write.next.org_id.clone();
+    let owner = SecretOwner { id: &id, org: &org };
+    to.destroy_unreferenced(&id).await?;
+    let version = to.create(owner, fields).await?;
+    if !same_fields(&to.read(owner, &version).await?, fields) {
+        to.destroy_unreferenced(&id).await?;
+        return Err(InternalError::new(
+            "a moved secret did not read back as written",
+        ));
+    }
+    let (next, outcome) = write_metadata(store, write, version, None).await?;
+    match outcome {
+        WriteOutcome::Written => discard_moved(from, &id).await?,
+        _ => to.destroy_unreferenced(&id).await?,
+    }
+    Ok(settled(next, outcome))
+}
+
+/// Destroys the copy a move left in the store it moved from, once the metadata names the
+/// other store's version.
+pub async fn discard_moved(from: &dyn SecretStore, id: &CredentialId) -> Result<(), InternalError> {
+    from.destroy_unreferenced(id).await
+}
+
+fn same_fields(a: &SecretFields, b: &SecretFields) -> bool {
+    use secrecy::ExposeSecret;
+    a.0.len() == b.0.len()
+        && a.0.iter().all(|(k, v)| {
+            b.0.get(k)
+                .is_some_and(|w| w.expose_secret() == v.expose_secret())
+        })
 }
 
 /// The metadata commit: the next version, naming `secret_version`, conditioned on the

@@ -46,19 +46,23 @@ pub struct Config {
     /// The queue the refresh sweep hands due work to (`LATCHKEY_WORK_QUEUE_URL`); only the
     /// sweep's role may send to it.
     pub work_queue_url: Option<String>,
-    /// Where secret values live (`LATCHKEY_SECRET_STORAGE`, template parameter `SecretStorage`).
+    /// Where new credentials' secrets go (`LATCHKEY_SECRET_STORAGE`, template parameter
+    /// `SecretStorage`). Only [`crate::aws`] and the migration look at it: every other part of
+    /// the service sees the [`crate::ports::SecretStore`] port.
     pub secret_storage: SecretStorage,
+    /// The envelope store's table and key, set by the template in either mode (a credential
+    /// keeps being read where its version lives until the migration moves it).
+    pub envelope: Option<EnvelopeConfig>,
 }
 
-/// Where secret values live. Only [`crate::aws::secrets`] looks at this: every other part of
-/// the service sees the [`crate::ports::SecretStore`] port.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum SecretStorage {
     /// One Secrets Manager secret per credential (`secretsmanager`, the default).
     SecretsManager,
     /// Sealed in a DynamoDB table under per-organisation data keys wrapped by one KMS key
     /// (`envelope`): see [`crate::envelope`].
-    Envelope(EnvelopeConfig),
+    Envelope,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -180,9 +184,21 @@ impl Config {
         )?;
         let secret_storage = match get("LATCHKEY_SECRET_STORAGE").as_deref() {
             None | Some("") | Some("secretsmanager") => SecretStorage::SecretsManager,
-            Some("envelope") => SecretStorage::Envelope(EnvelopeConfig {
-                table: required("LATCHKEY_SECRET_TABLE")?,
-                master_key: required("LATCHKEY_DATA_KEY_MASTER")?,
+            Some("envelope") => SecretStorage::Envelope,
+            Some(_) => {
+                return Err(ConfigError::Invalid(
+                    "LATCHKEY_SECRET_STORAGE",
+                    "secretsmanager or envelope",
+                ))
+            }
+        };
+        let envelope = match (
+            get("LATCHKEY_SECRET_TABLE").filter(|v| !v.is_empty()),
+            get("LATCHKEY_DATA_KEY_MASTER").filter(|v| !v.is_empty()),
+        ) {
+            (Some(table), Some(master_key)) => Some(EnvelopeConfig {
+                table,
+                master_key,
                 rotation: Duration::from_secs(
                     86_400
                         * number_in(
@@ -194,15 +210,16 @@ impl Config {
                         )?,
                 ),
             }),
-            Some(_) => {
-                return Err(ConfigError::Invalid(
-                    "LATCHKEY_SECRET_STORAGE",
-                    "secretsmanager or envelope",
+            _ if secret_storage == SecretStorage::Envelope => {
+                return Err(ConfigError::Missing(
+                    "LATCHKEY_SECRET_TABLE and LATCHKEY_DATA_KEY_MASTER",
                 ))
             }
+            _ => None,
         };
         Ok(Self {
             secret_storage,
+            envelope,
             work_queue_url: get("LATCHKEY_WORK_QUEUE_URL").filter(|v| !v.is_empty()),
             due_shards,
             health_check_period,

@@ -32,6 +32,7 @@ pub mod record;
 #[cfg(feature = "testers")]
 pub mod refresh;
 pub mod schedule;
+pub mod secret_routing;
 pub mod secret_versions;
 pub mod status;
 pub mod store;

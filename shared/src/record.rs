@@ -325,6 +325,9 @@ pub enum HistoryAction {
     RefreshFailed,
     /// Connected (or re-authenticated) through the OAuth provider.
     Connected,
+    /// The secret moved to the stack's other storage mode (the operator's migration); its
+    /// values did not change.
+    StorageMoved,
 }
 
 impl HistoryEntry {

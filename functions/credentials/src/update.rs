@@ -215,7 +215,11 @@ pub async fn delete(
     let next = commit(&*svc.ports.store, write, if_match).await?;
     // ...and Secrets Manager the secret a day later, so metadata never outlives its secret in a
     // usable state. If scheduling fails the secret simply stays; restore does not mind.
-    if let Err(e) = svc.secrets.schedule_delete(&record.id, window + 1).await {
+    if let Err(e) = svc
+        .secrets
+        .schedule_delete(&record.id, &record.secret_version, window + 1)
+        .await
+    {
         tracing::error!(credential_id = %record.id, error = %e, "secret deletion not scheduled");
     }
     tracing::info!(credential_id = %record.id, force, "credential deleted");
@@ -265,7 +269,9 @@ pub async fn restore(
     }
     // Secret first: if this fails nothing has changed; if the commit below fails, a restored
     // secret under deleted metadata is harmless and the retry completes it.
-    svc.secrets.restore(&record.id).await?;
+    svc.secrets
+        .restore(&record.id, &record.secret_version)
+        .await?;
     let mut next = record.clone();
     next.deleted_at = None;
     next.deleted_by = None;

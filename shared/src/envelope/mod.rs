@@ -175,7 +175,12 @@ impl SecretStore for Envelope {
 
     /// Every version still without a `ttl` gets one `days` from now, after the head has
     /// recorded which (so a restore, even after a crash half-way, knows what to take back).
-    async fn schedule_delete(&self, id: &CredentialId, days: i64) -> Result<(), InternalError> {
+    async fn schedule_delete(
+        &self,
+        id: &CredentialId,
+        _named: &str,
+        days: i64,
+    ) -> Result<(), InternalError> {
         let at = now() + days * 86_400;
         let unexpired: Vec<String> = self
             .items_of(id)
@@ -207,7 +212,7 @@ impl SecretStore for Envelope {
     }
 
     /// Takes the deletion's `ttl` off the versions it marked, then off the head.
-    async fn restore(&self, id: &CredentialId) -> Result<(), InternalError> {
+    async fn restore(&self, id: &CredentialId, _named: &str) -> Result<(), InternalError> {
         let Some(head) = self.get(id, HEAD).await? else {
             return Err(InternalError::new("no such secret"));
         };

@@ -257,13 +257,20 @@ pub trait SecretStore: SecretReader {
         named: &str,
     ) -> Result<SecretFields, InternalError>;
 
-    /// Schedules deletion; the secret stays restorable for `days`.
-    async fn schedule_delete(&self, id: &CredentialId, days: i64) -> Result<(), InternalError>;
+    /// Schedules deletion of the secret holding `named` (the version the metadata names); it
+    /// stays restorable for `days`.
+    async fn schedule_delete(
+        &self,
+        id: &CredentialId,
+        named: &str,
+        days: i64,
+    ) -> Result<(), InternalError>;
 
-    /// Cancels a scheduled deletion.
-    async fn restore(&self, id: &CredentialId) -> Result<(), InternalError>;
+    /// Cancels a scheduled deletion of the secret holding `named`.
+    async fn restore(&self, id: &CredentialId, named: &str) -> Result<(), InternalError>;
 
-    /// Immediate deletion, only for a secret no metadata ever pointed at.
+    /// Immediate deletion of the credential's secret, only where no metadata names it; a secret
+    /// that is not there is not an error.
     async fn destroy_unreferenced(&self, id: &CredentialId) -> Result<(), InternalError>;
 
     /// Every live secret of this service, for the orphan sweep.

@@ -236,13 +236,18 @@ impl SecretStore for MemorySecrets {
         }
     }
 
-    async fn schedule_delete(&self, id: &CredentialId, _days: i64) -> Result<(), InternalError> {
+    async fn schedule_delete(
+        &self,
+        id: &CredentialId,
+        _named: &str,
+        _days: i64,
+    ) -> Result<(), InternalError> {
         let mut all = lock(&self.secrets);
         all.get_mut(id).ok_or_else(missing)?.scheduled_for_deletion = true;
         Ok(())
     }
 
-    async fn restore(&self, id: &CredentialId) -> Result<(), InternalError> {
+    async fn restore(&self, id: &CredentialId, _named: &str) -> Result<(), InternalError> {
         let mut all = lock(&self.secrets);
         all.get_mut(id).ok_or_else(missing)?.scheduled_for_deletion = false;
         Ok(())

@@ -232,7 +232,12 @@ impl SecretStore for Vault {
     }
 
     /// Schedules deletion; the secret stays restorable for `days`.
-    async fn schedule_delete(&self, id: &CredentialId, days: i64) -> Result<(), InternalError> {
+    async fn schedule_delete(
+        &self,
+        id: &CredentialId,
+        _named: &str,
+        days: i64,
+    ) -> Result<(), InternalError> {
         self.client
             .delete_secret()
             .secret_id(self.secret_name(id))
@@ -245,14 +250,23 @@ impl SecretStore for Vault {
 
     /// Immediate deletion, only for a secret no metadata ever pointed at.
     async fn destroy_unreferenced(&self, id: &CredentialId) -> Result<(), InternalError> {
-        self.client
+        let deleted = self
+            .client
             .delete_secret()
             .secret_id(self.secret_name(id))
             .force_delete_without_recovery(true)
             .send()
-            .await
-            .map_err(sdk)?;
-        Ok(())
+            .await;
+        match deleted {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_resource_not_found_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(sdk(e)),
+        }
     }
 
     /// Every live (not scheduled for deletion) secret under the prefix with a credential tag.
@@ -300,7 +314,7 @@ impl SecretStore for Vault {
     }
 
     /// Cancels a scheduled deletion. Restoring a secret that is not scheduled is a no-op.
-    async fn restore(&self, id: &CredentialId) -> Result<(), InternalError> {
+    async fn restore(&self, id: &CredentialId, _named: &str) -> Result<(), InternalError> {
         self.client
             .restore_secret()
             .secret_id(self.secret_name(id))

@@ -297,10 +297,21 @@ async fn every_functions_fixtures_answer_as_expected() {
         latchkey_janitor::Janitor::new(&app.stack.aws, &app.stack.config("janitor").unwrap());
     let report = janitor.on_schedule(event).await.unwrap();
     assert_eq!(report["removed"].as_u64(), Some(0), "{report}");
+    // The operator's invoke, once SecretStorage says envelope.
+    let mut migrate_config = app.stack.config("migrate").unwrap();
+    migrate_config.secret_storage = latchkey_shared::config::SecretStorage::Envelope;
+    let migrator = latchkey_migrate::Migrator::new(&app.stack.aws, &migrate_config);
+    let event = lambda_http::LambdaEvent::new(
+        fixture(&root, "migrate", "to-envelope"),
+        lambda_http::Context::default(),
+    );
+    let report = migrator.on_invoke(event).await.unwrap();
+    assert_eq!(report["remaining"].as_u64(), Some(0), "{report}");
     expected.extend([
         "refresh/scheduled".to_owned(),
         "refresh/worker-batch".to_owned(),
         "janitor/scheduled".to_owned(),
+        "migrate/to-envelope".to_owned(),
     ]);
     expected.extend([
         "resolve/resolve".to_owned(),

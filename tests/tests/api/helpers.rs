@@ -75,11 +75,27 @@ pub enum Storage {
 }
 
 impl Storage {
+    /// The store a migration from this one moves secrets to.
+    pub fn other(self) -> Storage {
+        match self {
+            Storage::SecretsManager => Storage::Envelope,
+            Storage::Envelope => Storage::SecretsManager,
+        }
+    }
+
     pub fn of_this_run() -> Storage {
         match std::env::var("LATCHKEY_TEST_SECRET_STORAGE").as_deref() {
             Err(_) | Ok("") | Ok("secretsmanager") => Storage::SecretsManager,
             Ok("envelope") => Storage::Envelope,
             Ok(other) => panic!("LATCHKEY_TEST_SECRET_STORAGE={other}: secretsmanager or envelope"),
+        }
+    }
+
+    /// The same, as the service's configuration names it.
+    pub fn mode(self) -> latchkey_shared::config::SecretStorage {
+        match self {
+            Storage::SecretsManager => latchkey_shared::config::SecretStorage::SecretsManager,
+            Storage::Envelope => latchkey_shared::config::SecretStorage::Envelope,
         }
     }
 
@@ -261,12 +277,7 @@ impl TestApp {
     /// What a refresh or connect whose metadata commit was lost leaves behind: `secrets` as a
     /// version under the refresh label, derived from the version the metadata names.
     pub async fn plant_interrupted_refresh(&self, id: &str, secrets: &[(&str, &str)]) {
-        let mut fields = latchkey_shared::catalog::SecretFields::default();
-        for (k, v) in secrets {
-            fields
-                .0
-                .insert(k.to_string(), secrecy::SecretString::from(v.to_string()));
-        }
+        let fields = secret_fields(secrets);
         let named = self.secret_version(id).await;
         let id = latchkey_shared::domain::CredentialId::parse(id).expect("credential id");
         self.secret_store()
@@ -396,7 +407,12 @@ impl TestApp {
     /// Ids of the credentials that have a secret in this stack's storage (including ones
     /// scheduled for deletion), read behind the adapters.
     pub async fn secret_ids(&self) -> Vec<String> {
-        match self.storage {
+        self.secret_ids_in(self.storage).await
+    }
+
+    /// The same, in one store whichever the stack writes new secrets to.
+    pub async fn secret_ids_in(&self, storage: Storage) -> Vec<String> {
+        match storage {
             Storage::SecretsManager => self
                 .secret_manager_names()
                 .await
@@ -493,6 +509,16 @@ impl TestApp {
                 });
         }
     }
+}
+
+/// Secret fields as a store takes them.
+pub fn secret_fields(pairs: &[(&str, &str)]) -> latchkey_shared::catalog::SecretFields {
+    latchkey_shared::catalog::SecretFields(
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), secrecy::SecretString::from(v.to_string())))
+            .collect(),
+    )
 }
 
 /// A valid new PostgreSQL credential.

@@ -45,6 +45,7 @@ export const historyWords: Record<Schemas['HistoryAction'], string> = {
   refreshed: 'Token refreshed',
   refresh_failed: 'Token refresh failed',
   connected: 'Connected through the OAuth provider',
+  storage_moved: 'Secrets moved to another storage mode',
 };
 
 export const isAuthorizationCode = (c: Pick<Credential, 'auth_type'>) => c.auth_type === 'oauth2_authorization_code';
