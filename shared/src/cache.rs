@@ -28,13 +28,18 @@ impl<K: Eq + Hash + Clone, V: Clone> AgedCache<K, V> {
         }
     }
 
-    /// The value kept under `key`, unless it is older than the age allowed.
+    /// The value kept under `key`, unless it is older than the age allowed (then it is
+    /// dropped, not kept until the cache fills).
     pub fn get(&self, key: &K) -> Option<V> {
-        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        entries
-            .get(key)
-            .filter(|(at, _)| at.elapsed() < self.max_age)
-            .map(|(_, value)| value.clone())
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        match entries.get(key) {
+            Some((at, value)) if at.elapsed() < self.max_age => Some(value.clone()),
+            Some(_) => {
+                entries.remove(key);
+                None
+            }
+            None => None,
+        }
     }
 
     /// Keeps `value` under `key`; expired entries go first, then the oldest if still full.

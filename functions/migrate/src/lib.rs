@@ -20,6 +20,7 @@ use latchkey_shared::record::{HistoryAction, HistoryEntry};
 use latchkey_shared::secret_routing::held_by;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -55,9 +56,15 @@ pub struct MigrationReport {
     pub cleaned_up: usize,
     /// Secrets no metadata names: left for the janitor, which removes them.
     pub orphans: usize,
+    /// Deleted credentials whose secret was not yet scheduled for deletion: left where they
+    /// are (moved by a later run if restored).
+    pub deleted: usize,
     /// Being refreshed or changed at that moment: left for the next run.
     pub busy: usize,
-    /// Still in the other store after this run; 0 when the migration is done.
+    /// Could not be moved (logged with the credential id): left for the next run.
+    pub failed: usize,
+    /// Credentials still in the other store after this run, orphans and deleted ones aside;
+    /// 0 when the migration is done.
     pub remaining: usize,
 }
 
@@ -65,6 +72,7 @@ enum Outcome {
     Moved,
     CleanedUp,
     Orphan,
+    Deleted,
     Busy,
 }
 
@@ -151,27 +159,50 @@ impl Migrator {
         limit: usize,
     ) -> Result<MigrationReport, InternalError> {
         let (from, into) = self.stores(to)?;
-        let mut waiting = from.tagged_secrets().await?;
-        waiting.sort_by_key(|s| s.created_at);
+        // Oldest first (credential ids are ULIDs), so runs with a limit make steady progress.
+        let mut waiting: Vec<CredentialId> = from
+            .tagged_secrets()
+            .await?
+            .into_iter()
+            .map(|s| s.credential_id)
+            .collect();
+        waiting.sort();
         let mut report = MigrationReport {
             examined: waiting.len(),
             ..MigrationReport::default()
         };
-        let outcomes: Vec<Result<Outcome, InternalError>> =
+        let outcomes: Vec<(&CredentialId, Result<Outcome, InternalError>)> =
             stream::iter(waiting.iter().take(limit))
-                .map(|secret| self.move_one(&secret.credential_id, from, into, to))
+                .map(|id| async move { (id, self.move_one(id, from, into, to).await) })
                 .buffer_unordered(AT_ONCE)
                 .collect()
                 .await;
-        for outcome in outcomes {
-            match outcome? {
-                Outcome::Moved => report.moved += 1,
-                Outcome::CleanedUp => report.cleaned_up += 1,
-                Outcome::Orphan => report.orphans += 1,
-                Outcome::Busy => report.busy += 1,
+        let mut left_alone = HashSet::new();
+        for (id, outcome) in outcomes {
+            match outcome {
+                Ok(Outcome::Moved) => report.moved += 1,
+                Ok(Outcome::CleanedUp) => report.cleaned_up += 1,
+                Ok(Outcome::Orphan) => {
+                    report.orphans += 1;
+                    left_alone.insert(id.clone());
+                }
+                Ok(Outcome::Deleted) => {
+                    report.deleted += 1;
+                    left_alone.insert(id.clone());
+                }
+                Ok(Outcome::Busy) => report.busy += 1,
+                Err(e) => {
+                    tracing::error!(credential_id = %id, error = %e, "secret not moved");
+                    report.failed += 1;
+                }
             }
         }
-        report.remaining = (from.tagged_secrets().await?.len()).saturating_sub(report.orphans);
+        report.remaining = from
+            .tagged_secrets()
+            .await?
+            .iter()
+            .filter(|s| !left_alone.contains(&s.credential_id))
+            .count();
         tracing::info!(?report, "migration run done");
         Ok(report)
     }
@@ -187,7 +218,13 @@ impl Migrator {
             let Some(record) = self.ports.store.get(id).await? else {
                 return Ok(Outcome::Orphan);
             };
+            if record.deleted_at.is_some() {
+                return Ok(Outcome::Deleted);
+            }
             if held_by(&record.secret_version) == to {
+                // Only once the copy the metadata names reads back.
+                into.read(record.secret_owner(), &record.secret_version)
+                    .await?;
                 discard_moved(from, id).await?;
                 return Ok(Outcome::CleanedUp);
             }

@@ -174,6 +174,8 @@ impl DataKeys {
                 if e.as_service_error()
                     .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
             {
+                // Ours is not used: overwritten now, not whenever the answer is dropped.
+                drop(plaintext_key(out.plaintext));
                 let theirs = self
                     .wrapped(org, generation)
                     .await?
@@ -189,10 +191,10 @@ impl DataKeys {
 fn plaintext_key(
     plaintext: Option<aws_sdk_kms::primitives::Blob>,
 ) -> Result<DataKey, InternalError> {
-    let mut bytes = plaintext
-        .ok_or_else(|| InternalError::new("KMS returned no plaintext key"))?
-        .into_inner();
-    let key = DataKey::new(&bytes);
-    bytes.fill(0);
-    key
+    let bytes = zeroize::Zeroizing::new(
+        plaintext
+            .ok_or_else(|| InternalError::new("KMS returned no plaintext key"))?
+            .into_inner(),
+    );
+    DataKey::new(&bytes)
 }

@@ -174,7 +174,8 @@ impl SecretStore for Envelope {
     }
 
     /// Every version still without a `ttl` gets one `days` from now, after the head has
-    /// recorded which (so a restore, even after a crash half-way, knows what to take back).
+    /// recorded which (so a restore, even after a crash half-way, knows what to take back), and
+    /// the head last (so a failure half-way never leaves versions the head does not outlive).
     async fn schedule_delete(
         &self,
         id: &CredentialId,
@@ -189,30 +190,37 @@ impl SecretStore for Envelope {
             .filter(|i| !i.contains_key("ttl"))
             .filter_map(|i| text(i, "sk")?.strip_prefix("V#").map(str::to_owned))
             .collect();
-        let mut update = self
-            .ddb
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key(id, HEAD)))
-            .condition_expression("attribute_exists(pk)")
-            .expression_attribute_names("#ttl", "ttl")
-            .expression_attribute_values(":at", n(at));
-        update = if unexpired.is_empty() {
-            update.update_expression("SET #ttl = :at")
-        } else {
-            update
-                .update_expression("SET #ttl = :at ADD marked :marked")
-                .expression_attribute_values(":marked", AttributeValue::Ss(unexpired.clone()))
+        let head = || {
+            self.ddb
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(key(id, HEAD)))
+                .condition_expression("attribute_exists(pk)")
         };
-        update.send().await.map_err(sdk)?;
+        if !unexpired.is_empty() {
+            head()
+                .update_expression("ADD marked :marked")
+                .expression_attribute_values(":marked", AttributeValue::Ss(unexpired.clone()))
+                .send()
+                .await
+                .map_err(sdk)?;
+        }
         for version in &unexpired {
             self.expire(id, version, at).await?;
         }
+        head()
+            .update_expression("SET #ttl = :at")
+            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_values(":at", n(at))
+            .send()
+            .await
+            .map_err(sdk)?;
         Ok(())
     }
 
-    /// Takes the deletion's `ttl` off the versions it marked, then off the head.
-    async fn restore(&self, id: &CredentialId, _named: &str) -> Result<(), InternalError> {
+    /// Takes the deletion's `ttl` off the versions it marked and the named one, then off the
+    /// head.
+    async fn restore(&self, id: &CredentialId, named: &str) -> Result<(), InternalError> {
         let Some(head) = self.get(id, HEAD).await? else {
             return Err(InternalError::new("no such secret"));
         };
@@ -221,10 +229,12 @@ impl SecretStore for Envelope {
             .and_then(|v| v.as_ss().ok())
             .cloned()
             .unwrap_or_default();
+        let named = version_sk(named);
         for version in marked
             .iter()
             .map(|v| version_sk(v))
-            .chain([HEAD.to_owned()])
+            .filter(|v| *v != named)
+            .chain([named.clone(), HEAD.to_owned()])
         {
             self.ddb
                 .update_item()
@@ -240,10 +250,17 @@ impl SecretStore for Envelope {
         Ok(())
     }
 
-    /// Deletes every item of a secret no metadata ever named.
+    /// Deletes every item of a secret no metadata names, the head last: a failure half-way
+    /// leaves the head, so the orphan sweep still finds what is left.
     async fn destroy_unreferenced(&self, id: &CredentialId) -> Result<(), InternalError> {
-        for item in self.items_of(id).await? {
-            let sk = text(&item, "sk").unwrap_or_default();
+        let mut keys: Vec<String> = self
+            .items_of(id)
+            .await?
+            .iter()
+            .filter_map(|item| text(item, "sk"))
+            .collect();
+        keys.sort_by_key(|sk| sk == HEAD);
+        for sk in keys {
             self.ddb
                 .delete_item()
                 .table_name(&self.table)

@@ -6,6 +6,7 @@ use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LE
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use secrecy::{ExposeSecret, SecretString};
 use std::collections::BTreeMap;
+use zeroize::Zeroizing;
 
 use crate::catalog::SecretFields;
 use crate::error::InternalError;
@@ -58,15 +59,16 @@ pub fn seal(
         .fill(&mut nonce)
         .map_err(|_| InternalError::new("no randomness for a nonce"))?;
     let mut out = nonce.to_vec();
-    let mut body = serde_json::to_vec(&exposed)?;
+    // The plaintext JSON, encrypted in place: what is left of it is overwritten when dropped.
+    let mut body = Zeroizing::new(serde_json::to_vec(&exposed)?);
     key.0
         .seal_in_place_append_tag(
             Nonce::assume_unique_for_key(nonce),
             Aad::from(bound_to(owner, version)),
-            &mut body,
+            &mut *body,
         )
         .map_err(|_| InternalError::new("sealing failed"))?;
-    out.append(&mut body);
+    out.extend_from_slice(&body);
     Ok(out)
 }
 
@@ -83,15 +85,14 @@ pub fn open(
     }
     let (nonce, body) = sealed.split_at(NONCE_LEN);
     let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| refused())?;
-    let mut body = body.to_vec();
+    // Overwritten when dropped, whichever way this returns.
+    let mut body = Zeroizing::new(body.to_vec());
     let plain = key
         .0
         .open_in_place(nonce, Aad::from(bound_to(owner, version)), &mut body)
         .map_err(|_| refused())?;
     let map: BTreeMap<String, String> = serde_json::from_slice(plain)
         .map_err(|_| InternalError::new("a sealed secret is not a JSON object of strings"))?;
-    // The plaintext buffer is overwritten before it is dropped.
-    plain.fill(0);
     Ok(SecretFields(
         map.into_iter()
             .map(|(k, v)| (k, SecretString::from(v)))

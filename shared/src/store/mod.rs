@@ -106,6 +106,11 @@ impl Store {
 
     /// Runs one transaction. `Ok(Err(_))` is DynamoDB cancelling it (a condition failed or
     /// another transaction touched an item), with each item's reason; other failures are `Err`.
+    ///
+    /// The idempotency token makes the SDK's retry of a transaction whose answer was lost
+    /// (a timeout, a 5xx) succeed as the first attempt did, instead of failing on the very
+    /// condition the first attempt satisfied: a commit that landed is never reported as a
+    /// conflict, which would make the caller clean up a secret version the metadata names.
     async fn transact(
         &self,
         items: Vec<TransactWriteItem>,
@@ -115,6 +120,7 @@ impl Store {
             .client
             .transact_write_items()
             .set_transact_items(Some(items))
+            .client_request_token(ulid::Ulid::new().to_string())
             .send()
             .await
         {

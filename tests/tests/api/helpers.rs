@@ -468,17 +468,30 @@ impl TestApp {
                 .expect("describe secret")
                 .deleted_date()
                 .is_some(),
-            Storage::Envelope => self
-                .items_of(&self.secret_table)
-                .await
-                .iter()
-                .find(|i| {
-                    i["pk"].as_s().is_ok_and(|pk| pk == &format!("CRED#{id}"))
-                        && i["sk"].as_s().is_ok_and(|sk| sk == "HEAD")
-                })
-                .expect("the secret's head")
-                .contains_key("ttl"),
+            // The head and the version the metadata names expire together, or neither does.
+            Storage::Envelope => {
+                let named = format!("V#{}", self.secret_version(id).await);
+                let head = self.sealed_item(id, "HEAD").await.contains_key("ttl");
+                let version = self.sealed_item(id, &named).await.contains_key("ttl");
+                assert_eq!(
+                    head, version,
+                    "{id}: the head's and {named}'s expiry differ"
+                );
+                head
+            }
         }
+    }
+
+    /// One item of the secret table (envelope storage) of the credential.
+    pub async fn sealed_item(&self, id: &str, sk: &str) -> HashMap<String, AttributeValue> {
+        self.items_of(&self.secret_table)
+            .await
+            .into_iter()
+            .find(|i| {
+                i["pk"].as_s().is_ok_and(|pk| pk == &format!("CRED#{id}"))
+                    && i["sk"].as_s().is_ok_and(|s| s == sk)
+            })
+            .unwrap_or_else(|| panic!("{id} has no {sk} item"))
     }
 
     /// Brief §6: every live metadata item names a secret version that exists. (A deleted
@@ -507,6 +520,14 @@ impl TestApp {
                 .unwrap_or_else(|e| {
                     panic!("{id} names secret version {version}, which is unreadable: {e:?}")
                 });
+            // ...and will stay: a named sealed version never carries an expiry.
+            if latchkey_shared::secret_routing::held_by(version) == Storage::Envelope.mode() {
+                let item = self.sealed_item(id, &format!("V#{version}")).await;
+                assert!(
+                    !item.contains_key("ttl"),
+                    "{id} names {version}, which expires"
+                );
+            }
         }
     }
 }

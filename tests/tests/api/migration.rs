@@ -144,7 +144,11 @@ async fn every_secret_moves_to_the_other_store_and_back_and_a_stopped_run_resume
     assert_eq!(
         app.secret_ids_in(from).await,
         std::slice::from_ref(&deleted),
-        "only the deleted credential's secret is left, scheduled for deletion"
+        "only the deleted credential's secret is left..."
+    );
+    assert!(
+        app.secret_scheduled_for_deletion(&deleted).await,
+        "...scheduled for deletion"
     );
     let mut in_target = app.secret_ids_in(to).await;
     in_target.sort();
@@ -162,18 +166,42 @@ async fn every_secret_moves_to_the_other_store_and_back_and_a_stopped_run_resume
         MigrationReport::default(),
         "nothing left to do"
     );
+    // A deleted credential whose secret is live (its deletion was never scheduled) stays put:
+    // moving it would bring a deleted secret back to life in the other store.
+    let gone = CredentialId::parse(&deleted).unwrap();
+    let named = app.secret_version(&deleted).await;
+    store(&app, from).restore(&gone, &named).await.unwrap();
+    assert_eq!(
+        run(&app, to, None).await,
+        MigrationReport {
+            examined: 1,
+            deleted: 1,
+            ..Default::default()
+        }
+    );
 
     // Edits and restores keep working where each secret is.
-    let edited = app
-        .call(
-            Method::PATCH,
-            &format!("/credentials/{}", ids[3]),
-            Some(&app.token("alice")),
-            Some(&json!({"fields": {"password": "pw-3"}, "description": "edited after the move"})),
-            &[],
-        )
-        .await;
-    assert_eq!(edited.status, 200, "{}", edited.text);
+    for password in ["pw-3b", "pw-3"] {
+        let edited = app
+            .call(
+                Method::PATCH,
+                &format!("/credentials/{}", ids[3]),
+                Some(&app.token("alice")),
+                Some(&json!({"fields": {"password": password}})),
+                &[],
+            )
+            .await;
+        assert_eq!(edited.status, 200, "{}", edited.text);
+        assert_eq!(
+            app.stored_secret(&ids[3]).await,
+            json!({"password": password})
+        );
+        assert_eq!(
+            held_by(&app.secret_version(&ids[3]).await),
+            to.mode(),
+            "edited in place"
+        );
+    }
     let restored = app
         .post(
             "alice",
