@@ -376,7 +376,7 @@ fn header(options: &Options) -> Result<String, Error> {
     )?;
     writeln!(
         s,
-        "Machine: {cpu}, {cores} cores. Functions: x86_64 release builds from {} under a local \
+        "Machine: {cpu}, {cores} cores. Functions: x86_64 builds from {} under a local \
          Runtime API; AWS: the emulator on 127.0.0.1. {} cold starts per function and language, \
          {} warm invocations after each. Secret storage: {}.\n",
         options.bin_dir.display(),
