@@ -32,6 +32,9 @@ pub struct DataKeys {
     master_key: String,
     rotation: Duration,
     unwrapped: AgedCache<(String, u64), Arc<DataKey>>,
+    /// One unwrap at a time per instance: the jobs that start together on a cold instance wait
+    /// for the first one's key instead of each asking KMS (unwraps are rare enough to queue).
+    fetching: tokio::sync::Mutex<()>,
 }
 
 fn key_item(org: &str, generation: u64) -> HashMap<String, AttributeValue> {
@@ -59,6 +62,7 @@ impl DataKeys {
             master_key: master_key.to_owned(),
             rotation,
             unwrapped: AgedCache::new(KEPT_UNWRAPPED, MOST_KEPT),
+            fetching: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -71,6 +75,10 @@ impl DataKeys {
     /// The organisation's key of the generation in force, created on its first use.
     pub async fn for_sealing(&self, org: &str) -> Result<(u64, Arc<DataKey>), InternalError> {
         let generation = self.current_generation();
+        if let Some(key) = self.cached(org, generation) {
+            return Ok((generation, key));
+        }
+        let _one_at_a_time = self.fetching.lock().await;
         if let Some(key) = self.cached(org, generation) {
             return Ok((generation, key));
         }
@@ -87,6 +95,10 @@ impl DataKeys {
         org: &str,
         generation: u64,
     ) -> Result<Arc<DataKey>, InternalError> {
+        if let Some(key) = self.cached(org, generation) {
+            return Ok(key);
+        }
+        let _one_at_a_time = self.fetching.lock().await;
         if let Some(key) = self.cached(org, generation) {
             return Ok(key);
         }
