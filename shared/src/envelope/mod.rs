@@ -274,42 +274,36 @@ impl SecretStore for Envelope {
 
     /// The heads not scheduled for deletion, from the sparse `by_head` index.
     async fn tagged_secrets(&self) -> Result<Vec<TaggedSecret>, InternalError> {
-        let mut found = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .ddb
-                .query()
-                .table_name(&self.table)
-                .index_name("by_head")
-                .key_condition_expression("head = :h")
-                .expression_attribute_values(":h", s("1"))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(sdk)?;
-            for item in out.items() {
-                let id = text(item, "pk")
-                    .and_then(|pk| CredentialId::parse(pk.strip_prefix("CRED#")?).ok());
-                let created = item
+        let heads: Vec<Item> = self
+            .ddb
+            .query()
+            .table_name(&self.table)
+            .index_name("by_head")
+            .key_condition_expression("head = :h")
+            .expression_attribute_values(":h", s("1"))
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(sdk)?;
+        Ok(heads
+            .iter()
+            .filter(|item| !item.contains_key("ttl"))
+            .filter_map(|item| {
+                let credential_id =
+                    CredentialId::parse(text(item, "pk")?.strip_prefix("CRED#")?).ok()?;
+                let created_at = item
                     .get("created_at")
                     .and_then(|v| v.as_n().ok())
                     .and_then(|v| v.parse::<i64>().ok())
-                    .and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok());
-                if let (Some(credential_id), Some(created_at), false) =
-                    (id, created, item.contains_key("ttl"))
-                {
-                    found.push(TaggedSecret {
-                        credential_id,
-                        created_at,
-                    });
-                }
-            }
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                return Ok(found);
-            }
-        }
+                    .and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok())?;
+                Some(TaggedSecret {
+                    credential_id,
+                    created_at,
+                })
+            })
+            .collect())
     }
 }
 
