@@ -46,9 +46,11 @@ pub async fn provision(
     keys(aws, template, stack).await
 }
 
-/// KMS keys: one per stack, as CloudFormation makes one; its id for `!Ref`, its ARN for
-/// `!GetAtt Key.Arn`. The key policy names IAM roles the emulator does not have and enforces
-/// nothing locally, so the emulator's default policy stands in for it.
+/// KMS keys: one per stack, as CloudFormation makes one, found again by an alias when the
+/// stack is provisioned again (`make run` on a running emulator: what the key sealed stays
+/// readable); its id for `!Ref`, its ARN for `!GetAtt Key.Arn`. The key policy names IAM roles
+/// the emulator does not have and enforces nothing locally, so the emulator's default policy
+/// stands in for it.
 async fn keys(
     aws: &aws_config::SdkConfig,
     template: &Template,
@@ -56,15 +58,39 @@ async fn keys(
 ) -> Result<(), Error> {
     let kms = aws_sdk_kms::Client::new(aws);
     for (logical_id, resource) in template.resources_of_type("AWS::KMS::Key") {
-        let description = resource["Properties"]["Description"].as_str().unwrap_or("");
-        let key = kms
-            .create_key()
-            .description(format!("{} ({})", description, stack.name))
-            .send()
-            .await
-            .map_err(|e| aws_sdk_kms::error::DisplayErrorContext(e).to_string())?
-            .key_metadata
-            .ok_or("CreateKey answered no key")?;
+        let alias = format!("alias/{}-{logical_id}", stack.name);
+        let existing = kms.describe_key().key_id(&alias).send().await;
+        let key = match existing {
+            Ok(found) => found.key_metadata,
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_not_found_exception()) =>
+            {
+                let description = resource["Properties"]["Description"].as_str().unwrap_or("");
+                let created = kms
+                    .create_key()
+                    .description(format!("{} ({})", description, stack.name))
+                    .send()
+                    .await
+                    .map_err(|e| aws_sdk_kms::error::DisplayErrorContext(e).to_string())?
+                    .key_metadata;
+                if let Some(key) = &created {
+                    kms.create_alias()
+                        .alias_name(&alias)
+                        .target_key_id(key.key_id())
+                        .send()
+                        .await
+                        .map_err(|e| aws_sdk_kms::error::DisplayErrorContext(e).to_string())?;
+                }
+                created
+            }
+            Err(e) => {
+                return Err(aws_sdk_kms::error::DisplayErrorContext(e)
+                    .to_string()
+                    .into())
+            }
+        }
+        .ok_or("KMS answered no key")?;
         stack
             .assigned
             .insert(logical_id.to_owned(), key.key_id().to_owned());

@@ -146,6 +146,8 @@ fn local_parameters(port: u16) -> BTreeMap<String, String> {
         ("ConsoleClientId", "LATCHKEY_CONSOLE_CLIENT_ID"),
         ("TestRateLimitPerUser", "LATCHKEY_TEST_RATE_PER_USER"),
         ("TestRateLimitPerOrg", "LATCHKEY_TEST_RATE_PER_ORG"),
+        // `LATCHKEY_SECRET_STORAGE=envelope make run`: new secrets sealed in the secret table.
+        ("SecretStorage", "LATCHKEY_SECRET_STORAGE"),
     ] {
         if let Some(value) = env(variable) {
             parameters.insert(parameter.to_string(), value);
