@@ -110,7 +110,9 @@ impl Store {
     /// The idempotency token makes the SDK's retry of a transaction whose answer was lost
     /// (a timeout, a 5xx) succeed as the first attempt did, instead of failing on the very
     /// condition the first attempt satisfied: a commit that landed is never reported as a
-    /// conflict, which would make the caller clean up a secret version the metadata names.
+    /// conflict, which would make the caller clean up a secret version the metadata names. The
+    /// SDK fills one itself when none is set; it is set here so that this guarantee is visible
+    /// and does not rest on a default.
     async fn transact(
         &self,
         items: Vec<TransactWriteItem>,
