@@ -160,6 +160,24 @@ impl ApiError {
     }
 }
 
+/// An SDK call's answer, with the service error that `expected` accepts taken as `None`
+/// (a condition saying the work is already done, a secret already gone); any other failure is
+/// internal, through [`sdk`].
+pub fn or_none_if<T, E, R>(
+    result: Result<T, aws_sdk_dynamodb::error::SdkError<E, R>>,
+    expected: impl FnOnce(&E) -> bool,
+) -> Result<Option<T>, InternalError>
+where
+    E: std::error::Error + Send + Sync + 'static,
+    R: fmt::Debug + Send + Sync + 'static,
+{
+    match result {
+        Ok(out) => Ok(Some(out)),
+        Err(e) if e.as_service_error().is_some_and(expected) => Ok(None),
+        Err(e) => Err(sdk(e)),
+    }
+}
+
 /// Unwraps an SDK error into its service error so `?` keeps the chain (`DisplayErrorContext`).
 pub fn sdk<E, R>(e: aws_sdk_dynamodb::error::SdkError<E, R>) -> InternalError
 where

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use super::seal::DataKey;
 use crate::cache::AgedCache;
-use crate::error::{sdk, InternalError};
+use crate::error::{or_none_if, sdk, InternalError};
 
 /// An unwrapped key is dropped this long after it was unwrapped, so a revoked KMS grant or a
 /// disabled key takes effect within it.
@@ -32,8 +32,8 @@ pub struct DataKeys {
     master_key: String,
     rotation: Duration,
     unwrapped: AgedCache<(String, u64), Arc<DataKey>>,
-    /// One unwrap at a time per instance: the jobs that start together on a cold instance wait
-    /// for the first one's key instead of each asking KMS (unwraps are rare enough to queue).
+    /// One unwrap at a time per instance (see [`DataKeys::kept_or`]); unwraps are rare enough
+    /// to queue.
     fetching: tokio::sync::Mutex<()>,
 }
 
@@ -75,18 +75,15 @@ impl DataKeys {
     /// The organisation's key of the generation in force, created on its first use.
     pub async fn for_sealing(&self, org: &str) -> Result<(u64, Arc<DataKey>), InternalError> {
         let generation = self.current_generation();
-        if let Some(key) = self.cached(org, generation) {
-            return Ok((generation, key));
-        }
-        let _one_at_a_time = self.fetching.lock().await;
-        if let Some(key) = self.cached(org, generation) {
-            return Ok((generation, key));
-        }
-        let key = match self.wrapped(org, generation).await? {
-            Some(wrapped) => self.unwrap(org, wrapped).await?,
-            None => self.generate(org, generation).await?,
-        };
-        Ok((generation, self.keep(org, generation, key)))
+        let key = self
+            .kept_or(org, generation, || async {
+                match self.wrapped(org, generation).await? {
+                    Some(wrapped) => self.unwrap(org, wrapped).await,
+                    None => self.generate(org, generation).await,
+                }
+            })
+            .await?;
+        Ok((generation, key))
     }
 
     /// The organisation's key of `generation`, which sealed what is being opened.
@@ -95,30 +92,40 @@ impl DataKeys {
         org: &str,
         generation: u64,
     ) -> Result<Arc<DataKey>, InternalError> {
-        if let Some(key) = self.cached(org, generation) {
+        self.kept_or(org, generation, || async {
+            let wrapped = self
+                .wrapped(org, generation)
+                .await?
+                .ok_or_else(|| InternalError::new("the data key of a sealed secret is missing"))?;
+            self.unwrap(org, wrapped).await
+        })
+        .await
+    }
+
+    /// The key kept unwrapped, or the one `fetch` gets, then kept. One fetch at a time: callers
+    /// that miss together wait for the first one's key instead of each asking KMS.
+    async fn kept_or<F, Fut>(
+        &self,
+        org: &str,
+        generation: u64,
+        fetch: F,
+    ) -> Result<Arc<DataKey>, InternalError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<DataKey, InternalError>>,
+    {
+        let kept = || self.unwrapped.get(&(org.to_owned(), generation));
+        if let Some(key) = kept() {
             return Ok(key);
         }
         let _one_at_a_time = self.fetching.lock().await;
-        if let Some(key) = self.cached(org, generation) {
+        if let Some(key) = kept() {
             return Ok(key);
         }
-        let wrapped = self
-            .wrapped(org, generation)
-            .await?
-            .ok_or_else(|| InternalError::new("the data key of a sealed secret is missing"))?;
-        let key = self.unwrap(org, wrapped).await?;
-        Ok(self.keep(org, generation, key))
-    }
-
-    fn cached(&self, org: &str, generation: u64) -> Option<Arc<DataKey>> {
-        self.unwrapped.get(&(org.to_owned(), generation))
-    }
-
-    fn keep(&self, org: &str, generation: u64, key: DataKey) -> Arc<DataKey> {
-        let key = Arc::new(key);
+        let key = Arc::new(fetch().await?);
         self.unwrapped
             .insert((org.to_owned(), generation), key.clone());
-        key
+        Ok(key)
     }
 
     async fn wrapped(&self, org: &str, generation: u64) -> Result<Option<Vec<u8>>, InternalError> {
@@ -180,22 +187,16 @@ impl DataKeys {
             .condition_expression("attribute_not_exists(pk)")
             .send()
             .await;
-        match stored {
-            Ok(_) => plaintext_key(out.plaintext),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                // Ours is not used: overwritten now, not whenever the answer is dropped.
-                drop(plaintext_key(out.plaintext));
-                let theirs = self
-                    .wrapped(org, generation)
-                    .await?
-                    .ok_or_else(|| InternalError::new("a data key was stored and is gone"))?;
-                self.unwrap(org, theirs).await
-            }
-            Err(e) => Err(sdk(e)),
+        if or_none_if(stored, |e| e.is_conditional_check_failed_exception())?.is_some() {
+            return plaintext_key(out.plaintext);
         }
+        // Ours is not used: overwritten now, not whenever the answer is dropped.
+        drop(plaintext_key(out.plaintext));
+        let theirs = self
+            .wrapped(org, generation)
+            .await?
+            .ok_or_else(|| InternalError::new("a data key was stored and is gone"))?;
+        self.unwrap(org, theirs).await
     }
 }
 

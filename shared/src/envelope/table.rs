@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use super::Envelope;
 use crate::domain::CredentialId;
-use crate::error::{sdk, InternalError};
+use crate::error::{or_none_if, sdk, InternalError};
 
 pub(super) type Item = HashMap<String, AttributeValue>;
 
@@ -116,16 +116,8 @@ impl Envelope {
             .expression_attribute_values(":at", n(at))
             .send()
             .await;
-        match updated {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(sdk(e)),
-        }
+        or_none_if(updated, |e| e.is_conditional_check_failed_exception())?;
+        Ok(())
     }
 
     /// Every item of the credential's secret: its head and versions.

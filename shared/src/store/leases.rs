@@ -4,7 +4,7 @@ use time::OffsetDateTime;
 
 use super::{keys, n, s, Store};
 use crate::domain::CredentialId;
-use crate::error::{sdk, InternalError};
+use crate::error::{or_none_if, InternalError};
 
 impl Store {
     /// Takes the refresh lease of a credential unless another holder's is still running.
@@ -30,16 +30,8 @@ impl Store {
             .expression_attribute_values(":now", n(now.unix_timestamp()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(sdk(e)),
-        }
+        let taken = or_none_if(result, |e| e.is_conditional_check_failed_exception())?;
+        Ok(taken.is_some())
     }
 
     /// Releases a lease this holder took (and nobody else's).
@@ -59,15 +51,8 @@ impl Store {
             .expression_attribute_values(":owner", s(owner))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(sdk(e)),
-        }
+        // Someone else's (or nobody's) lease: nothing of ours to release.
+        or_none_if(result, |e| e.is_conditional_check_failed_exception())?;
+        Ok(())
     }
 }

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 
 use crate::catalog::SecretFields;
 use crate::domain::CredentialId;
-use crate::error::{sdk, InternalError};
+use crate::error::{or_none_if, sdk, InternalError};
 pub use crate::ports::{Pending, TaggedSecret};
 use crate::ports::{SecretOwner, SecretReader, SecretStore};
 
@@ -208,21 +208,15 @@ impl SecretStore for Vault {
             .version_stage(Pending::Refresh.label())
             .send()
             .await;
-        let interrupted = match labelled {
-            Ok(out) => {
+        let interrupted = match or_none_if(labelled, |e| e.is_resource_not_found_exception())? {
+            Some(out) => {
                 let version = out.version_id.clone().unwrap_or_default();
                 if version == named {
                     return fields_of(out.secret_string);
                 }
                 derives_from(&version, named).then_some((version, out.secret_string))
             }
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_resource_not_found_exception()) =>
-            {
-                None
-            }
-            Err(e) => return Err(sdk(e)),
+            None => None,
         };
         let mut fields = self.read(owner, named).await?;
         if let Some((version, secret_string)) = interrupted {
@@ -257,16 +251,8 @@ impl SecretStore for Vault {
             .force_delete_without_recovery(true)
             .send()
             .await;
-        match deleted {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_resource_not_found_exception()) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(sdk(e)),
-        }
+        or_none_if(deleted, |e| e.is_resource_not_found_exception())?;
+        Ok(())
     }
 
     /// Every live (not scheduled for deletion) secret under the prefix with a credential tag.
