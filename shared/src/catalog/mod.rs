@@ -189,6 +189,28 @@ impl SecretFields {
     pub fn names(&self) -> BTreeSet<String> {
         self.0.keys().cloned().collect()
     }
+
+    /// The fields as both secret stores keep them: one JSON object of strings, in a buffer
+    /// overwritten when dropped.
+    pub fn to_json(&self) -> Result<SecretString, serde_json::Error> {
+        use secrecy::ExposeSecret;
+        let exposed: BTreeMap<&str, &str> = self
+            .0
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.expose_secret()))
+            .collect();
+        Ok(SecretString::from(serde_json::to_string(&exposed)?))
+    }
+
+    /// The fields from the form [`SecretFields::to_json`] writes.
+    pub fn from_json(json: &[u8]) -> Result<Self, serde_json::Error> {
+        let map: BTreeMap<String, String> = serde_json::from_slice(json)?;
+        Ok(Self(
+            map.into_iter()
+                .map(|(k, v)| (k, SecretString::from(v)))
+                .collect(),
+        ))
+    }
 }
 
 /// A credential's fields after validation, split by the catalog's secret flag.

@@ -4,8 +4,7 @@
 
 use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
-use secrecy::{ExposeSecret, SecretString};
-use std::collections::BTreeMap;
+use secrecy::ExposeSecret;
 use zeroize::Zeroizing;
 
 use crate::catalog::SecretFields;
@@ -49,18 +48,13 @@ pub fn seal(
     version: &str,
     fields: &SecretFields,
 ) -> Result<Vec<u8>, InternalError> {
-    let exposed: BTreeMap<&str, &str> = fields
-        .0
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.expose_secret()))
-        .collect();
     let mut nonce = [0u8; NONCE_LEN];
     SystemRandom::new()
         .fill(&mut nonce)
         .map_err(|_| InternalError::new("no randomness for a nonce"))?;
     let mut out = nonce.to_vec();
     // The plaintext JSON, encrypted in place: what is left of it is overwritten when dropped.
-    let mut body = Zeroizing::new(serde_json::to_vec(&exposed)?);
+    let mut body = Zeroizing::new(fields.to_json()?.expose_secret().as_bytes().to_vec());
     key.0
         .seal_in_place_append_tag(
             Nonce::assume_unique_for_key(nonce),
@@ -91,19 +85,15 @@ pub fn open(
         .0
         .open_in_place(nonce, Aad::from(bound_to(owner, version)), &mut body)
         .map_err(|_| refused())?;
-    let map: BTreeMap<String, String> = serde_json::from_slice(plain)
-        .map_err(|_| InternalError::new("a sealed secret is not a JSON object of strings"))?;
-    Ok(SecretFields(
-        map.into_iter()
-            .map(|(k, v)| (k, SecretString::from(v)))
-            .collect(),
-    ))
+    SecretFields::from_json(plain)
+        .map_err(|_| InternalError::new("a sealed secret is not a JSON object of strings"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::domain::CredentialId;
+    use secrecy::SecretString;
 
     fn key(byte: u8) -> DataKey {
         DataKey::new(&[byte; 32]).unwrap()

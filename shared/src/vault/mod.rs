@@ -12,7 +12,6 @@ use async_trait::async_trait;
 use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType, Tag};
 use aws_sdk_secretsmanager::Client;
 use secrecy::{ExposeSecret, SecretString};
-use std::collections::BTreeMap;
 
 use crate::catalog::SecretFields;
 use crate::domain::CredentialId;
@@ -27,15 +26,6 @@ pub const CREDENTIAL_TAG: &str = "latchkey:credential-id";
 pub struct Vault {
     client: Client,
     prefix: String,
-}
-
-fn to_json(secrets: &SecretFields) -> Result<SecretString, InternalError> {
-    let exposed: BTreeMap<&str, &str> = secrets
-        .0
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.expose_secret()))
-        .collect();
-    Ok(SecretString::from(serde_json::to_string(&exposed)?))
 }
 
 impl Vault {
@@ -96,7 +86,7 @@ impl SecretStore for Vault {
             .client
             .create_secret()
             .name(self.secret_name(id))
-            .secret_string(to_json(secrets)?.expose_secret())
+            .secret_string(secrets.to_json()?.expose_secret())
             .client_request_token(first_version_token(id))
             .description("Latchkey credential secret fields")
             .tags(
@@ -125,7 +115,7 @@ impl SecretStore for Vault {
             .client
             .put_secret_value()
             .secret_id(self.secret_name(owner.id))
-            .secret_string(to_json(secrets)?.expose_secret())
+            .secret_string(secrets.to_json()?.expose_secret())
             .client_request_token(derived_version_token(parent))
             .version_stages(why.label())
             .send()
@@ -313,13 +303,8 @@ impl SecretStore for Vault {
 
 fn fields_of(secret_string: Option<String>) -> Result<SecretFields, InternalError> {
     let raw = SecretString::from(secret_string.unwrap_or_default());
-    let map: BTreeMap<String, String> = serde_json::from_str(raw.expose_secret())
-        .map_err(|_| InternalError::new("stored secret is not a JSON object of strings"))?;
-    Ok(SecretFields(
-        map.into_iter()
-            .map(|(k, v)| (k, SecretString::from(v)))
-            .collect(),
-    ))
+    SecretFields::from_json(raw.expose_secret().as_bytes())
+        .map_err(|_| InternalError::new("stored secret is not a JSON object of strings"))
 }
 
 #[async_trait]

@@ -396,12 +396,8 @@ impl TestApp {
             .read(SecretOwner { id: &id, org: ORG }, &version)
             .await
             .expect("the version metadata names exists");
-        let exposed: BTreeMap<&str, &str> = fields
-            .0
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.expose_secret()))
-            .collect();
-        serde_json::to_value(exposed).expect("json")
+        let json = fields.to_json().expect("json");
+        serde_json::from_str(json.expose_secret()).expect("json")
     }
 
     /// Ids of the credentials that have a secret in this stack's storage (including ones
