@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use crate::catalog::SecretFields;
 use crate::domain::CredentialId;
 use crate::error::InternalError;
-use crate::ports::{Pending, SecretOwner, SecretReader, SecretStore, TaggedSecret};
+use crate::ports::{SecretOwner, SecretReader};
 
 pub struct AgedCache<K, V> {
     max_age: Duration,
@@ -69,14 +69,13 @@ impl<K: Eq + Hash + Clone, V: Clone> AgedCache<K, V> {
     }
 }
 
-/// A secret store whose reads of a version are kept in memory: a version never changes, so a
-/// warm function that hands the same credential to flows again and again asks the store once
-/// per version and five minutes. The caller still reads the metadata and authorizes on every
-/// call, and asks for the version the metadata names, so a revoked grant or a new version
-/// takes effect at once; the age bounds how long a deleted secret stays in memory. Every
-/// other operation goes straight to the store.
+/// Reads of secret versions kept in memory: a version never changes, so a warm function that
+/// hands the same credential to flows again and again asks the store once per version and five
+/// minutes. The caller still reads the metadata and authorizes on every call, and asks for the
+/// version the metadata names, so a revoked grant or a new version takes effect at once; the
+/// age bounds how long a deleted secret stays in memory. Writes go to the store itself.
 pub struct CachedReads {
-    store: Arc<dyn SecretStore>,
+    store: Arc<dyn SecretReader>,
     versions: AgedCache<(CredentialId, String), SecretFields>,
 }
 
@@ -85,7 +84,7 @@ const VERSION_KEPT: Duration = Duration::from_secs(300);
 const MOST_VERSIONS: usize = 2048;
 
 impl CachedReads {
-    pub fn new(store: Arc<dyn SecretStore>) -> Self {
+    pub fn new(store: Arc<dyn SecretReader>) -> Self {
         Self {
             store,
             versions: AgedCache::new(VERSION_KEPT, MOST_VERSIONS),
@@ -107,74 +106,6 @@ impl SecretReader for CachedReads {
         let fields = self.store.read(owner, version).await?;
         self.versions.insert(key, fields.clone());
         Ok(fields)
-    }
-}
-
-#[async_trait]
-impl SecretStore for CachedReads {
-    async fn create(
-        &self,
-        owner: SecretOwner<'_>,
-        secrets: &SecretFields,
-    ) -> Result<String, InternalError> {
-        self.store.create(owner, secrets).await
-    }
-
-    async fn put_pending(
-        &self,
-        owner: SecretOwner<'_>,
-        secrets: &SecretFields,
-        why: Pending,
-        parent: &str,
-    ) -> Result<String, InternalError> {
-        self.store.put_pending(owner, secrets, why, parent).await
-    }
-
-    async fn promote(
-        &self,
-        id: &CredentialId,
-        version: &str,
-        named_before: &str,
-    ) -> Result<(), InternalError> {
-        self.store.promote(id, version, named_before).await
-    }
-
-    async fn abandon(
-        &self,
-        id: &CredentialId,
-        version: &str,
-        why: Pending,
-    ) -> Result<(), InternalError> {
-        self.store.abandon(id, version, why).await
-    }
-
-    async fn refresh_input(
-        &self,
-        owner: SecretOwner<'_>,
-        named: &str,
-    ) -> Result<SecretFields, InternalError> {
-        self.store.refresh_input(owner, named).await
-    }
-
-    async fn schedule_delete(
-        &self,
-        id: &CredentialId,
-        named: &str,
-        days: i64,
-    ) -> Result<(), InternalError> {
-        self.store.schedule_delete(id, named, days).await
-    }
-
-    async fn restore(&self, id: &CredentialId, named: &str) -> Result<(), InternalError> {
-        self.store.restore(id, named).await
-    }
-
-    async fn destroy_unreferenced(&self, id: &CredentialId) -> Result<(), InternalError> {
-        self.store.destroy_unreferenced(id).await
-    }
-
-    async fn tagged_secrets(&self) -> Result<Vec<TaggedSecret>, InternalError> {
-        self.store.tagged_secrets().await
     }
 }
 
@@ -201,6 +132,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_version_is_read_from_the_store_once_and_another_version_afresh() {
+        use crate::ports::{Pending, SecretStore};
         use secrecy::{ExposeSecret, SecretString};
         let memory = Arc::new(crate::testing::MemorySecrets::default());
         let cached = CachedReads::new(memory.clone());
@@ -216,10 +148,10 @@ mod tests {
                     .collect(),
             )
         };
-        let first = cached.create(owner, &fields("pw-1")).await.unwrap();
+        let first = memory.create(owner, &fields("pw-1")).await.unwrap();
         let password = |f: SecretFields| f.0["password"].expose_secret().to_owned();
         assert_eq!(password(cached.read(owner, &first).await.unwrap()), "pw-1");
-        let second = cached
+        let second = memory
             .put_pending(owner, &fields("pw-2"), Pending::Edit, &first)
             .await
             .unwrap();

@@ -11,11 +11,12 @@
 mod request;
 
 use latchkey_shared::authz::{authorize, Action};
+use latchkey_shared::cache::CachedReads;
 use latchkey_shared::config::Config;
 use latchkey_shared::domain::{Caller, CredentialId, Status};
 use latchkey_shared::error::ApiError;
 use latchkey_shared::handler::refuse_deleted;
-use latchkey_shared::ports::{Ports, SecretStore, TokenEndpoint};
+use latchkey_shared::ports::{Ports, SecretReader, SecretStore, TokenEndpoint};
 use latchkey_shared::record::{CredentialRecord, HistoryAction, HistoryEntry};
 use latchkey_shared::refresh::{RefreshOutcome, Refresher, SkipReason, When};
 use latchkey_shared::status::{Observation, Trigger, Verdict};
@@ -28,6 +29,8 @@ use std::sync::Arc;
 pub struct Resolver {
     ports: Ports,
     secrets: Arc<dyn SecretStore>,
+    /// Flows resolve the same credentials over and over: the versions read are kept in memory.
+    reads: CachedReads,
     provider: Arc<dyn TokenEndpoint>,
     margin: Option<std::time::Duration>,
 }
@@ -36,10 +39,7 @@ impl Resolver {
     pub fn new(aws: &aws_config::SdkConfig, config: &Config) -> Self {
         Self::with_ports(
             latchkey_shared::aws::ports(aws, config),
-            // Flows resolve the same credentials over and over: versions are kept in memory.
-            Arc::new(latchkey_shared::cache::CachedReads::new(
-                latchkey_shared::aws::secrets(aws, config),
-            )),
+            latchkey_shared::aws::secrets(aws, config),
             Arc::new(latchkey_shared::testers::Testers::from_config(config)),
             config.refresh_margin,
         )
@@ -53,6 +53,7 @@ impl Resolver {
     ) -> Self {
         Self {
             ports,
+            reads: CachedReads::new(secrets.clone()),
             secrets,
             provider,
             margin,
@@ -156,7 +157,7 @@ impl Resolver {
         authorize(&record.acl, &record.org_id, caller, Action::Use)?;
         refuse_deleted(record)?;
         let secrets = self
-            .secrets
+            .reads
             .read(record.secret_owner(), &record.secret_version)
             .await?;
         let mut entry =
