@@ -16,7 +16,6 @@
 //! read the version the metadata names) and the next promote repairs.
 
 use crate::catalog::SecretFields;
-use crate::domain::CredentialId;
 use crate::error::InternalError;
 use crate::ports::{CredentialStore, SecretOwner, SecretStore};
 use crate::record::{CredentialRecord, HistoryEntry};
@@ -199,7 +198,7 @@ pub async fn commit_with_secrets(
 /// the metadata names a version in `from`, so nothing reads it, and the caller holds the
 /// credential's lease, so no other move is writing it. A crash leaves either a copy in `to`
 /// that nothing names (the next move destroys it) or, after the commit, one in `from` (which
-/// [`discard_moved`] removes).
+/// the next move destroys once the metadata's version in `to` reads back).
 pub async fn commit_moved(
     store: &dyn CredentialStore,
     to: &dyn SecretStore,
@@ -220,16 +219,10 @@ pub async fn commit_moved(
     }
     let (next, outcome) = write_metadata(store, write, version, None).await?;
     match outcome {
-        WriteOutcome::Written => discard_moved(from, &id).await?,
+        WriteOutcome::Written => from.destroy_unreferenced(&id).await?,
         _ => to.destroy_unreferenced(&id).await?,
     }
     Ok(settled(next, outcome))
-}
-
-/// Destroys the copy a move left in the store it moved from, once the metadata names the
-/// other store's version.
-pub async fn discard_moved(from: &dyn SecretStore, id: &CredentialId) -> Result<(), InternalError> {
-    from.destroy_unreferenced(id).await
 }
 
 fn same_fields(a: &SecretFields, b: &SecretFields) -> bool {

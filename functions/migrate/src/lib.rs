@@ -11,7 +11,7 @@
 //! metadata no longer names is destroyed, and nothing is moved twice.
 
 use futures::stream::{self, StreamExt};
-use latchkey_shared::commit::{commit_moved, discard_moved, Committed, Write};
+use latchkey_shared::commit::{commit_moved, Committed, Write};
 use latchkey_shared::config::{Config, SecretStorage};
 use latchkey_shared::domain::CredentialId;
 use latchkey_shared::error::InternalError;
@@ -225,7 +225,7 @@ impl Migrator {
                 // Only once the copy the metadata names reads back.
                 into.read(record.secret_owner(), &record.secret_version)
                     .await?;
-                discard_moved(from, id).await?;
+                from.destroy_unreferenced(id).await?;
                 return Ok(Outcome::CleanedUp);
             }
             // With the tokens of an interrupted refresh, which would otherwise stay behind.
